@@ -1,0 +1,65 @@
+/* The hardware abstraction layer: every way of getting readings is a source. */
+#ifndef PVTAP_SOURCES_SOURCE_H
+#define PVTAP_SOURCES_SOURCE_H
+
+#include <libconfig.h>
+#include <stdint.h>
+
+#include "sources/reading.h"
+#include "util/config.h"
+
+struct source;
+
+/* One const table per backend, one backend per file, registered in
+ * sources/sources.def. Return values: 0 ok, negative PVTAP_E*. */
+struct source_ops {
+    const char *name;           /* the config's `type` */
+    const char *default_series; /* series when the config names none */
+    /* Validate the backend's own keys (errors name file:line through
+     * cfg_error), fill the private data. No I/O. The common keys type,
+     * name and series are already checked and set on the source. */
+    int (*create)(struct source *src, const config_setting_t *section);
+    /* Touch the device: open the port, the capture, the socket. */
+    int (*open)(struct source *src);
+    /* A descriptor to poll() for input, or -1 when the source runs on a
+     * timer; *next_due_ms (monotonic ms) says when step() wants to run next
+     * (INT64_MAX: only when the fd is readable). */
+    int (*fd)(struct source *src, int64_t *next_due_ms);
+    /* Do the ready work and emit readings; never blocks longer than one
+     * device transaction. Returns PVTAP_EAGAIN when idle, PVTAP_ENOTFOUND
+     * when a file source is exhausted, other negatives on failure (the
+     * daemon closes, backs off and re-opens). */
+    int (*step)(struct source *src, const struct reading_sink *sink);
+    /* Release the device; the source may be opened again. */
+    void (*close)(struct source *src);
+    /* Free what create() allocated. */
+    void (*destroy)(struct source *src);
+};
+
+/* The keys the config module handles for every source; a backend's
+ * cfg_check_keys() list starts with them: { SOURCE_COMMON_KEYS, "port", ..., NULL }. */
+#define SOURCE_COMMON_KEYS "type", "name", "series"
+
+/* Common handle; each backend keeps its own state behind priv. */
+struct source {
+    const struct source_ops *ops;
+    /* Set by create() of serial backends: the device path, and whether the
+     * backend ever transmits on it (the config refuses `listen` on a port
+     * another source transmits on). Empty for non-serial sources. */
+    char port[256];
+    int transmits;
+    char name[64];   /* `name` key, else "<type>" or "<type>#<n>" */
+    char series[32]; /* `series` key, else ops->default_series */
+    const struct pvtap_env *env; /* site, board: borrowed from the config */
+    const char *config_file;     /* where its section is, for messages */
+    int config_line;
+    void *priv;
+};
+
+/* The registered backends, in sources.def order; NULL-terminated. */
+extern const struct source_ops *const source_backends[];
+
+/* The backend for a config `type`, or NULL. */
+const struct source_ops *source_backend_find(const char *type);
+
+#endif
