@@ -3,6 +3,7 @@
 #define PVTAP_SOURCES_SOURCE_H
 
 #include <libconfig.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sources/reading.h"
@@ -15,6 +16,11 @@ struct source;
 struct source_ops {
     const char *name;           /* the config's `type` */
     const char *default_series; /* series when the config names none */
+    /* True when step() blocks on device transactions (Modbus, SMA-Net):
+     * the daemon runs such sources on one thread per port (several sources
+     * on one port are stepped in turn) and hands their readings to the loop
+     * through a queue; the others run on the loop itself. */
+    bool blocking;
     /* Validate the backend's own keys (errors name file:line through
      * cfg_error), fill the private data. No I/O. The common keys type,
      * name and series are already checked and set on the source. */
@@ -48,6 +54,9 @@ struct source {
      * another source transmits on). Empty for non-serial sources. */
     char port[256];
     int transmits;
+    /* Set by create() when the input ends (a capture file): the daemon's
+     * --until-idle waits for every finite source to be exhausted. */
+    bool finite;
     char name[64];   /* `name` key, else "<type>" or "<type>#<n>" */
     char series[32]; /* `series` key, else ops->default_series */
     const struct pvtap_env *env; /* site, board: borrowed from the config */

@@ -1,0 +1,630 @@
+/* The daemon's event loop: sources -> engine -> one store transaction per batch -> sinks. */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "daemon/daemon_internal.h"
+#include "daemon/notify.h"
+#include "daemon/privdrop.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+static const char *const MOD = "daemon";
+
+enum {
+    FLUSH_DEFAULT_MS = 2000,
+    PENDING_FLUSH_NOW = 20000, /* readings: commit at once past this */
+    PENDING_MAX = 2000000,     /* readings held while the store fails */
+    STATUS_EVERY_MS = 5000,
+    SINK_BACKOFF_FIRST_MS = 1000,
+    SINK_BACKOFF_MAX_MS = 300000,
+    MAX_POLLFDS = 64,
+};
+
+/* ---- readings into the engine ------------------------------------------ */
+
+static int push_pending(struct daemon *d, const struct reading *r)
+{
+    if (d->n_pending == d->cap_pending) {
+        size_t cap = d->cap_pending ? d->cap_pending * 2 : 1024;
+        struct reading *p = realloc(d->pending, cap * sizeof *p);
+        if (!p)
+            return PVTAP_ENOMEM;
+        d->pending = p;
+        d->cap_pending = cap;
+    }
+    d->pending[d->n_pending++] = *r;
+    return 0;
+}
+
+static void live_to_sinks(struct daemon *d, const struct reading *r)
+{
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        if (s->state == SINK_RUNNING && s->sink->ops->live)
+            s->sink->ops->live(s->sink, r);
+    }
+}
+
+void daemon_take_reading(struct daemon *d, const struct reading *r)
+{
+    if (!quantity_is_counter(r->q)) {
+        live_to_sinks(d, r);
+        return;
+    }
+    if (d->n_pending >= PENDING_MAX) {
+        complain(&d->store_complaint, time_now_s(), LOGL_ERR, MOD,
+                 "%zu readings wait for the store: dropping new ones until it recovers",
+                 d->n_pending);
+        return;
+    }
+    int rc = engine_add(d->engine, r);
+    if (rc < 0) {
+        if (rc != PVTAP_EINVAL || log_get_level() >= LOGL_DEBUG)
+            log_msg(LOGL_DEBUG, MOD, "reading of %s at %lld not used: %s", r->device,
+                    (long long)r->time, pvtap_strerror(rc));
+        return;
+    }
+    if (push_pending(d, r) < 0)
+        log_msg(LOGL_ERR, MOD, "out of memory holding a reading of %s", r->device);
+    if (!d->first_pending_ms)
+        d->first_pending_ms = time_mono_ms();
+}
+
+static void drain_queue(struct daemon *d)
+{
+    struct reading batch[256];
+    size_t n;
+    while ((n = reading_queue_pop(&d->queue, batch, 256)) > 0)
+        for (size_t i = 0; i < n; i++)
+            daemon_take_reading(d, &batch[i]);
+}
+
+/* ---- the durable point ------------------------------------------------- */
+
+static int add_dirty(struct daemon *d, const char *series, int64_t end)
+{
+    for (size_t i = d->n_dirty; i > 0 && i + 64 > d->n_dirty; i--)
+        if (d->dirty[i - 1].interval_end == end && strcmp(d->dirty[i - 1].series, series) == 0)
+            return 0;
+    if (d->n_dirty == d->cap_dirty) {
+        size_t cap = d->cap_dirty ? d->cap_dirty * 2 : 256;
+        struct dirty_key *p = realloc(d->dirty, cap * sizeof *p);
+        if (!p)
+            return PVTAP_ENOMEM;
+        d->dirty = p;
+        d->cap_dirty = cap;
+    }
+    d->dirty[d->n_dirty].series = series;
+    d->dirty[d->n_dirty].interval_end = end;
+    d->n_dirty++;
+    return 0;
+}
+
+/* The engine's current row for a key (a row with nothing when it is gone). */
+static struct interval_row current_row(struct daemon *d, const struct dirty_key *k)
+{
+    const struct interval_row *rows;
+    size_t n, lo = 0;
+    engine_rows(d->engine, k->series, &rows, &n);
+    size_t hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rows[mid].interval_end < k->interval_end)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < n && rows[lo].interval_end == k->interval_end)
+        return rows[lo];
+    struct interval_row gone;
+    memset(&gone, 0, sizeof gone);
+    gone.series = k->series;
+    gone.interval_end = k->interval_end;
+    return gone;
+}
+
+/* Raw records and every changed interval in one transaction. On failure
+ * nothing is lost: the readings and the changed keys stay queued and the
+ * next flush tries again (a full or read-only disk is said once, and once
+ * when it recovers). */
+static int flush(struct daemon *d)
+{
+    const struct interval_row *rows;
+    size_t n_rows;
+    if (engine_collect(d->engine, &rows, &n_rows) < 0)
+        return PVTAP_ENOMEM;
+    for (size_t i = 0; i < n_rows; i++)
+        if (add_dirty(d, rows[i].series, rows[i].interval_end) < 0)
+            return PVTAP_ENOMEM;
+    if (d->n_pending == 0 && d->n_dirty == 0) {
+        d->first_pending_ms = 0;
+        return 0;
+    }
+    int64_t now = time_now_s();
+    int rc = store_begin(d->store);
+    for (size_t i = 0; rc == 0 && i < d->n_pending; i++)
+        rc = store_put_reading(d->store, &d->pending[i]);
+    for (size_t i = 0; rc == 0 && i < d->n_dirty; i++) {
+        struct interval_row row = current_row(d, &d->dirty[i]);
+        rc = store_upsert_interval(d->store, &row, d->outbox_sinks, d->n_outbox_sinks, now);
+    }
+    if (rc == 0)
+        rc = store_commit(d->store);
+    if (rc < 0) {
+        store_rollback(d->store);
+        d->commit_failures++;
+        complain(&d->store_complaint, now, LOGL_ERR, MOD,
+                 "cannot write the store %s: %s; %zu readings and %zu intervals kept in memory "
+                 "and retried",
+                 d->store_path, pvtap_strerror(rc), d->n_pending, d->n_dirty);
+        return rc;
+    }
+    complain_clear(&d->store_complaint, MOD, "the store %s is writable again", d->store_path);
+    d->commits++;
+    d->rows_written += d->n_dirty;
+    d->last_commit_s = now;
+    d->n_pending = 0;
+    d->n_dirty = 0;
+    d->first_pending_ms = 0;
+    /* Now, and only now, the sinks may see what was committed. */
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        if (s->state == SINK_RUNNING && s->sink->ops->step)
+            s->sink->ops->step(s->sink);
+    }
+    return 0;
+}
+
+/* ---- sinks -------------------------------------------------------------- */
+
+static int prepare_sinks(struct daemon *d)
+{
+    d->n_sinks = d->cfg->n_sinks;
+    d->sinks = calloc(d->n_sinks ? d->n_sinks : 1, sizeof *d->sinks);
+    d->outbox_sinks = calloc(d->n_sinks ? d->n_sinks : 1, sizeof *d->outbox_sinks);
+    if (!d->sinks || !d->outbox_sinks)
+        return PVTAP_ENOMEM;
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        d->sinks[i].sink = &d->cfg->sinks[i];
+        d->sinks[i].backoff_ms = SINK_BACKOFF_FIRST_MS;
+        if (d->sinks[i].sink->ops->uses_outbox)
+            d->outbox_sinks[d->n_outbox_sinks++] = d->sinks[i].sink->ops->name;
+    }
+    return 0;
+}
+
+static void start_sinks(struct daemon *d, const struct sink_runtime *rt)
+{
+    int64_t now = time_mono_ms();
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        if (s->state == SINK_RUNNING || now < s->next_start_ms)
+            continue;
+        if (!s->sink->ops->start) {
+            s->state = SINK_RUNNING;
+            continue;
+        }
+        int rc = s->sink->ops->start(s->sink, rt);
+        if (rc < 0) {
+            snprintf(s->last_error, sizeof s->last_error, "start: %s", pvtap_strerror(rc));
+            complain(&s->complaint, time_now_s(), LOGL_WARNING, MOD, "sink %s: cannot start: %s",
+                     s->sink->ops->name, pvtap_strerror(rc));
+            s->next_start_ms = now + s->backoff_ms;
+            s->backoff_ms = s->backoff_ms * 2 > SINK_BACKOFF_MAX_MS ? SINK_BACKOFF_MAX_MS
+                                                                    : s->backoff_ms * 2;
+            continue;
+        }
+        complain_clear(&s->complaint, MOD, "sink %s started", s->sink->ops->name);
+        s->state = SINK_RUNNING;
+        s->last_error[0] = '\0';
+        if (s->sink->ops->step)
+            s->sink->ops->step(s->sink);
+    }
+}
+
+static void stop_sinks(struct daemon *d)
+{
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        if (s->state == SINK_RUNNING && s->sink->ops->stop)
+            s->sink->ops->stop(s->sink);
+        s->state = SINK_STOPPED;
+    }
+    free(d->sinks);
+    free(d->outbox_sinks);
+    d->sinks = NULL;
+    d->outbox_sinks = NULL;
+    d->n_sinks = d->n_outbox_sinks = 0;
+}
+
+/* 1: every sink delivered all it can; -1: some of it cannot be delivered. */
+static int sinks_idle(struct daemon *d, bool report)
+{
+    int result = 1;
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        char why[256] = "";
+        int r;
+        if (s->state != SINK_RUNNING)
+            r = -1, snprintf(why, sizeof why, "not running (%s)", s->last_error);
+        else
+            r = s->sink->ops->idle ? s->sink->ops->idle(s->sink, why, sizeof why) : 1;
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            result = -1;
+            if (report)
+                fprintf(stderr, "pvtap run: %s: undelivered: %s\n", s->sink->ops->name, why);
+        }
+    }
+    return result;
+}
+
+/* ---- set-up and the loop ----------------------------------------------- */
+
+void daemon_status_path(const char *runtime_dir, char *out, size_t out_size)
+{
+    const char *dir = runtime_dir;
+    if (!dir)
+        dir = getenv("PVTAP_RUNTIME_DIR");
+    if (!dir) {
+        /* systemd's RuntimeDirectory= may list several: take the first. */
+        const char *rd = getenv("RUNTIME_DIRECTORY");
+        if (rd && rd[0]) {
+            size_t len = strcspn(rd, ":");
+            snprintf(out, out_size, "%.*s/status.json", (int)len, rd);
+            return;
+        }
+        dir = "/run/pvtap";
+    }
+    snprintf(out, out_size, "%s/status.json", dir);
+}
+
+static int64_t wall_now(void)
+{
+    return time_now_s();
+}
+
+static int signal_fd_open(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    /* Blocked before any thread starts, so every thread inherits it and
+     * only the loop sees the signals, through the fd. */
+    if (pthread_sigmask(SIG_BLOCK, &set, old) != 0)
+        return -1;
+    sigdelset(&set, SIGPIPE);
+    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void send_status_line(struct daemon *d)
+{
+    size_t up = 0;
+    int64_t last = 0;
+    pthread_mutex_lock(&d->status_lock);
+    for (size_t i = 0; i < d->n_src; i++) {
+        if (d->srcs[i].state == SRC_OPEN)
+            up++;
+        if (d->srcs[i].last_reading_s > last)
+            last = d->srcs[i].last_reading_s;
+    }
+    pthread_mutex_unlock(&d->status_lock);
+    char when[32] = "none";
+    if (last)
+        time_format_iso_utc(last, when, sizeof when);
+    char msg[256];
+    snprintf(msg, sizeof msg, "STATUS=sources %zu/%zu up, last record %s, %zu readings queued",
+             up, d->n_src, when, d->n_pending);
+    notify_send(msg);
+}
+
+enum loop_end { LOOP_STOP, LOOP_RELOAD, LOOP_IDLE };
+
+static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtime *srt)
+{
+    int64_t watchdog_ms = notify_watchdog_ms();
+    int64_t next_watchdog = 0;
+    int64_t flush_ms = d->opt->flush_ms > 0 ? d->opt->flush_ms : FLUSH_DEFAULT_MS;
+    bool first_pass_done = false;
+    for (;;) {
+        struct pollfd fds[MAX_POLLFDS];
+        struct src_rt *rt_of[MAX_POLLFDS];
+        size_t nfds = 0;
+        int64_t now = time_mono_ms();
+        int64_t due = now + 1000;
+        fds[nfds++] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
+        fds[nfds++] = (struct pollfd){.fd = reading_queue_fd(&d->queue), .events = POLLIN};
+        size_t src_base = nfds;
+        nfds += daemon_sources_pollfds(d, fds + nfds, rt_of, MAX_POLLFDS / 2, &due);
+        size_t sink_base = nfds;
+        struct sink_rt *sink_of[MAX_POLLFDS];
+        for (size_t i = 0; i < d->n_sinks; i++) {
+            struct sink_rt *s = &d->sinks[i];
+            if (s->state != SINK_RUNNING) {
+                if (s->next_start_ms < due)
+                    due = s->next_start_ms;
+                continue;
+            }
+            if (!s->sink->ops->pollfds)
+                continue;
+            int64_t sdue = INT64_MAX;
+            size_t k = s->sink->ops->pollfds(s->sink, fds + nfds, MAX_POLLFDS - nfds, &sdue);
+            for (size_t j = 0; j < k; j++)
+                sink_of[nfds - sink_base + j] = s;
+            nfds += k;
+            if (sdue < due)
+                due = sdue;
+        }
+        if (d->first_pending_ms && d->first_pending_ms + flush_ms < due)
+            due = d->first_pending_ms + flush_ms;
+        if (watchdog_ms && next_watchdog < due)
+            due = next_watchdog;
+        if (d->next_status_ms < due)
+            due = d->next_status_ms;
+        int64_t timeout = due - now;
+        if (timeout < 0)
+            timeout = 0;
+        if (timeout > 1000)
+            timeout = 1000;
+        /* With --until-idle nothing waits on a clock that has no reason to. */
+        if (d->opt->until_idle && first_pass_done && d->first_pending_ms)
+            timeout = 0;
+        int n = poll(fds, nfds, (int)timeout);
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOGL_ERR, MOD, "poll: %s", strerror(errno));
+            return LOOP_STOP;
+        }
+        if (fds[0].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (si.ssi_signo == SIGHUP)
+                    return LOOP_RELOAD;
+                log_msg(LOGL_NOTICE, MOD, "signal %u: stopping", si.ssi_signo);
+                return LOOP_STOP;
+            }
+        }
+        for (size_t i = src_base; i < sink_base; i++)
+            daemon_source_service(d, rt_of[i - src_base], fds[i].revents != 0);
+        /* Timer-driven loop sources and closed ones waiting to re-open. */
+        for (size_t i = 0; i < d->n_src; i++) {
+            struct src_rt *rt = &d->srcs[i];
+            if (rt->port_group >= 0)
+                continue;
+            bool has_fd = false;
+            for (size_t j = src_base; j < sink_base; j++)
+                if (rt_of[j - src_base] == rt)
+                    has_fd = true;
+            if (!has_fd)
+                daemon_source_service(d, rt, false);
+        }
+        drain_queue(d);
+        for (size_t i = sink_base; i < nfds; i++)
+            if (fds[i].revents && sink_of[i - sink_base]->sink->ops->step)
+                sink_of[i - sink_base]->sink->ops->step(sink_of[i - sink_base]->sink);
+        now = time_mono_ms();
+        for (size_t i = 0; i < d->n_sinks; i++) {
+            struct sink_rt *s = &d->sinks[i];
+            if (s->state == SINK_RUNNING && s->sink->ops->step && s->sink->ops->pollfds) {
+                int64_t sdue = INT64_MAX;
+                struct pollfd dummy[8];
+                s->sink->ops->pollfds(s->sink, dummy, 8, &sdue);
+                if (sdue <= now)
+                    s->sink->ops->step(s->sink);
+            }
+        }
+        start_sinks(d, srt);
+        if (d->first_pending_ms &&
+            (now >= d->first_pending_ms + flush_ms || d->n_pending >= PENDING_FLUSH_NOW ||
+             d->opt->until_idle))
+            flush(d);
+        if (!d->ready_sent) {
+            notify_send("READY=1");
+            d->ready_sent = true;
+        }
+        if (watchdog_ms && now >= next_watchdog) {
+            notify_send("WATCHDOG=1");
+            next_watchdog = now + watchdog_ms / 2;
+        }
+        if (now >= d->next_status_ms) {
+            daemon_status_write(d);
+            send_status_line(d);
+            d->next_status_ms = now + STATUS_EVERY_MS;
+        }
+        first_pass_done = true;
+        if (d->opt->until_idle && daemon_sources_exhausted(d) && d->n_pending == 0 &&
+            d->n_dirty == 0 && sinks_idle(d, false) != 0)
+            return LOOP_IDLE;
+    }
+}
+
+static int open_store(struct daemon *d)
+{
+    const char *path = d->opt->db_path ? d->opt->db_path : d->cfg->store_path;
+    snprintf(d->store_path, sizeof d->store_path, "%s", path);
+    return store_open(d->store_path, d->tz, 0, &d->store);
+}
+
+static void engine_feed(void *ctx, const struct reading *r)
+{
+    engine_add(ctx, r);
+}
+
+/* The engine needs each device's last values as bases: replay what the
+ * store holds (the durable point) into it. */
+static int load_engine(struct daemon *d)
+{
+    struct reading_sink s = {engine_feed, d->engine};
+    int rc = store_load_readings(d->store, NULL, &s);
+    if (rc < 0)
+        return rc;
+    const struct interval_row *rows;
+    size_t n;
+    /* What the store already has is not new: take it out of "changed". */
+    return engine_collect(d->engine, &rows, &n);
+}
+
+static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_end *end)
+{
+    struct pvtap_config *cfg = d->cfg;
+    struct engine_params ep;
+    engine_params_default(&ep);
+    ep.max_power_kW = cfg->env.site.max_power_kW;
+    int rc = tz_load(cfg->env.site.timezone, &d->tz);
+    if (rc < 0) {
+        log_msg(LOGL_ERR, MOD, "time zone %s: %s", cfg->env.site.timezone, pvtap_strerror(rc));
+        return rc;
+    }
+    d->engine = engine_new(&ep);
+    if (!d->engine || reading_queue_init(&d->queue, 65536) < 0)
+        return PVTAP_ENOMEM;
+    d->stopping = 0;
+    if ((rc = daemon_sources_prepare(d)) < 0 || (rc = prepare_sinks(d)) < 0)
+        return rc;
+    /* Devices first, as root; then the drop; then the store and the sinks,
+     * which never run as root. */
+    daemon_sources_open_all(d);
+    if (d->opt->drop_privileges && geteuid() == 0 &&
+        (rc = privdrop_to_user(cfg->run_user, daemon_sources_need_net_raw(d))) < 0)
+        return rc;
+    if ((rc = open_store(d)) < 0)
+        return rc;
+    if ((rc = load_engine(d)) < 0) {
+        log_msg(LOGL_ERR, MOD, "cannot load the store's records: %s", pvtap_strerror(rc));
+        return rc;
+    }
+    daemon_status_path(d->opt->runtime_dir, d->status_path, sizeof d->status_path);
+    struct sink_runtime srt = {d->store, d->store_path, d->tz, wall_now};
+    start_sinks(d, &srt);
+    if ((rc = daemon_sources_start_threads(d)) < 0)
+        return rc;
+    (void)old_mask;
+    *end = loop(d, sig_fd, &srt);
+    notify_send(*end == LOOP_RELOAD ? "RELOADING=1" : "STOPPING=1");
+    for (size_t i = 0; i < d->n_src; i++)
+        if (d->srcs[i].src->finite && d->srcs[i].failures > 0) {
+            fprintf(stderr, "pvtap run: source %s: %s\n", d->srcs[i].src->name,
+                    d->srcs[i].last_error);
+            d->finite_failures++;
+        }
+    daemon_sources_stop(d);
+    drain_queue(d);
+    flush(d);
+    if (*end == LOOP_IDLE) {
+        /* Sinks get a last chance to deliver what the final flush added. */
+        int64_t until = time_mono_ms() + 30000;
+        while (sinks_idle(d, false) == 0 && time_mono_ms() < until) {
+            for (size_t i = 0; i < d->n_sinks; i++)
+                if (d->sinks[i].state == SINK_RUNNING && d->sinks[i].sink->ops->step)
+                    d->sinks[i].sink->ops->step(d->sinks[i].sink);
+            usleep(10000);
+        }
+    }
+    daemon_status_write(d);
+    return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+    if (d->srcs) {
+        daemon_sources_stop(d);
+        daemon_sources_free(d);
+    }
+    stop_sinks(d);
+    if (d->store)
+        store_close(d->store);
+    d->store = NULL;
+    engine_free(d->engine);
+    d->engine = NULL;
+    reading_queue_destroy(&d->queue);
+    tz_free(d->tz);
+    d->tz = NULL;
+    free(d->pending);
+    free(d->dirty);
+    d->pending = NULL;
+    d->dirty = NULL;
+    d->n_pending = d->cap_pending = d->n_dirty = d->cap_dirty = 0;
+    d->first_pending_ms = 0;
+    d->finite_failures = 0;
+}
+
+int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
+{
+    struct daemon d;
+    memset(&d, 0, sizeof d);
+    d.opt = opt;
+    d.started_s = time_now_s();
+    pthread_mutex_init(&d.status_lock, NULL);
+    pthread_mutex_init(&d.wake_lock, NULL);
+    pthread_cond_init(&d.wake, NULL);
+    sigset_t old;
+    int sig_fd = signal_fd_open(&old);
+    if (sig_fd < 0) {
+        log_msg(LOGL_ERR, MOD, "signalfd: %s", strerror(errno));
+        return 1;
+    }
+    /* A reloaded configuration lives on the heap: libconfig's settings
+     * point back at their config_t, and sources at their env. */
+    struct pvtap_config *reloaded = NULL;
+    int status = 0;
+    for (;;) {
+        d.cfg = cfg;
+        enum loop_end end = LOOP_STOP;
+        int rc = run_once(&d, &old, sig_fd, &end);
+        int undelivered = 0;
+        if (rc == 0 && end == LOOP_IDLE) {
+            undelivered = sinks_idle(&d, true) < 0 || d.finite_failures > 0;
+        }
+        teardown(&d);
+        if (rc < 0) {
+            status = 1;
+            break;
+        }
+        if (end != LOOP_RELOAD) {
+            status = undelivered ? 1 : 0;
+            break;
+        }
+        log_msg(LOGL_NOTICE, MOD, "SIGHUP: re-reading %s",
+                opt->config_path ? opt->config_path : "(no file)");
+        struct pvtap_config *next = opt->config_path ? malloc(sizeof *next) : NULL;
+        if (!next || pvtap_config_load(opt->config_path, next) < 0) {
+            if (next) {
+                pvtap_config_free(next);
+                free(next);
+            }
+            log_msg(LOGL_ERR, MOD,
+                    "the new configuration is not used (see above): keeping the old one");
+        } else {
+            if (reloaded) {
+                pvtap_config_free(reloaded);
+                free(reloaded);
+            }
+            reloaded = next;
+            cfg = reloaded;
+            log_set_level((enum log_level)cfg->log_level);
+            log_msg(LOGL_NOTICE, MOD, "configuration reloaded");
+        }
+    }
+    if (reloaded) {
+        pvtap_config_free(reloaded);
+        free(reloaded);
+    }
+    close(sig_fd);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_cond_destroy(&d.wake);
+    pthread_mutex_destroy(&d.wake_lock);
+    pthread_mutex_destroy(&d.status_lock);
+    return status;
+}

@@ -1,0 +1,126 @@
+/* The daemon's private state, shared by its files (loop, source runner, status file). */
+#ifndef PVTAP_DAEMON_DAEMON_INTERNAL_H
+#define PVTAP_DAEMON_DAEMON_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/daemon.h"
+#include "daemon/reading_queue.h"
+#include "engine/engine.h"
+#include "sinks/sink.h"
+#include "sources/source.h"
+#include "util/log.h"
+
+enum src_state {
+    SRC_CLOSED,    /* not open: opens at next_open_ms */
+    SRC_OPEN,
+    SRC_EXHAUSTED, /* a file source that has given all it has */
+};
+
+/* One configured source as the daemon runs it. Fields below `lock` are
+ * written by the source's thread and read by the loop for the status. */
+struct src_rt {
+    struct source *src;
+    struct daemon *d;
+    int port_group;       /* index into d->ports, or -1 when it runs on the loop */
+    int64_t next_open_ms; /* monotonic */
+    int64_t backoff_ms;
+    int64_t next_due_ms;
+    struct complaint complaint;
+    pthread_mutex_t *lock; /* d->status_lock */
+    enum src_state state;
+    uint64_t readings;
+    uint64_t failures;
+    int64_t last_reading_s; /* UTC of the newest reading's own time */
+    int64_t last_seen_s;    /* wall clock when it last emitted */
+    char last_error[200];
+};
+
+/* A thread serving every blocking source on one serial port in turn. */
+struct port_group {
+    char port[256];
+    pthread_t thread;
+    bool started;
+    size_t n;
+    struct src_rt **members;
+};
+
+enum sink_state { SINK_STOPPED, SINK_RUNNING };
+
+struct sink_rt {
+    struct sink *sink;
+    enum sink_state state;
+    int64_t next_start_ms, backoff_ms;
+    struct complaint complaint;
+    char last_error[200];
+};
+
+/* A store key whose interval changed but is not committed yet. */
+struct dirty_key {
+    const char *series; /* borrowed from the engine (stable for its life) */
+    int64_t interval_end;
+};
+
+struct daemon {
+    struct pvtap_config *cfg;
+    const struct daemon_options *opt;
+    struct tz *tz;
+    struct engine *engine;
+    struct store *store;
+    char store_path[1024];
+    struct reading_queue queue;
+    pthread_mutex_t status_lock;
+    volatile int stopping; /* read by port threads */
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake;
+
+    size_t n_src;
+    struct src_rt *srcs;
+    size_t n_ports;
+    struct port_group *ports;
+    size_t n_sinks;
+    struct sink_rt *sinks;
+    const char **outbox_sinks; /* names of the sinks that use the outbox */
+    size_t n_outbox_sinks;
+
+    /* Counter readings folded into the engine but not yet in the store. */
+    struct reading *pending;
+    size_t n_pending, cap_pending;
+    struct dirty_key *dirty;
+    size_t n_dirty, cap_dirty;
+    int64_t first_pending_ms; /* when the oldest uncommitted change arrived; 0: none */
+    struct complaint store_complaint;
+    uint64_t commits, commit_failures, rows_written;
+    int64_t last_commit_s;
+
+    size_t finite_failures; /* file sources that failed: --until-idle exits 1 */
+    int64_t started_s;
+    char status_path[1024];
+    struct complaint status_complaint;
+    int64_t next_status_ms;
+    bool ready_sent;
+};
+
+/* source_runner.c */
+int daemon_sources_prepare(struct daemon *d);
+void daemon_sources_open_all(struct daemon *d);
+int daemon_sources_start_threads(struct daemon *d);
+void daemon_sources_stop(struct daemon *d); /* join threads, close */
+void daemon_sources_free(struct daemon *d);
+/* Loop sources: fill pollfds (index map into rt_of) and the earliest due. */
+size_t daemon_sources_pollfds(struct daemon *d, struct pollfd *fds, struct src_rt **rt_of,
+                              size_t max, int64_t *next_due_ms);
+/* Steps a loop source that is readable or due (or retries its open). */
+void daemon_source_service(struct daemon *d, struct src_rt *rt, bool readable);
+bool daemon_sources_exhausted(struct daemon *d);
+bool daemon_sources_need_net_raw(const struct daemon *d);
+
+/* daemon.c: the loop's reading sink (counter readings to the engine). */
+void daemon_take_reading(struct daemon *d, const struct reading *r);
+
+/* status_file.c */
+int daemon_status_write(struct daemon *d);
+
+#endif

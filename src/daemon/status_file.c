@@ -1,0 +1,124 @@
+/* Writes the daemon's live state to status.json (atomically) for `pvtap status`. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/daemon_internal.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+static const char *const MOD = "status";
+
+static void add_time(cJSON *obj, const char *key, int64_t t)
+{
+    if (t <= 0) {
+        cJSON_AddNullToObject(obj, key);
+        return;
+    }
+    char iso[32];
+    time_format_iso_utc(t, iso, sizeof iso);
+    cJSON_AddStringToObject(obj, key, iso);
+}
+
+static const char *src_state_name(enum src_state s)
+{
+    switch (s) {
+    case SRC_OPEN: return "up";
+    case SRC_EXHAUSTED: return "done";
+    case SRC_CLOSED: break;
+    }
+    return "down";
+}
+
+static cJSON *build(struct daemon *d)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON_AddNumberToObject(root, "pid", (double)getpid());
+    add_time(root, "started", d->started_s);
+    add_time(root, "updated", time_now_s());
+    cJSON *srcs = cJSON_AddArrayToObject(root, "sources");
+    pthread_mutex_lock(&d->status_lock);
+    for (size_t i = 0; i < d->n_src; i++) {
+        struct src_rt *rt = &d->srcs[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", rt->src->name);
+        cJSON_AddStringToObject(o, "type", rt->src->ops->name);
+        cJSON_AddStringToObject(o, "series", rt->src->series);
+        cJSON_AddStringToObject(o, "state", src_state_name(rt->state));
+        cJSON_AddNumberToObject(o, "readings", (double)rt->readings);
+        cJSON_AddNumberToObject(o, "failures", (double)rt->failures);
+        add_time(o, "last_record", rt->last_reading_s);
+        add_time(o, "last_seen", rt->last_seen_s);
+        if (rt->last_error[0])
+            cJSON_AddStringToObject(o, "last_error", rt->last_error);
+        cJSON_AddItemToArray(srcs, o);
+    }
+    pthread_mutex_unlock(&d->status_lock);
+    cJSON *sinks = cJSON_AddArrayToObject(root, "sinks");
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", s->sink->ops->name);
+        cJSON_AddStringToObject(o, "state", s->state == SINK_RUNNING ? "running" : "stopped");
+        if (s->last_error[0])
+            cJSON_AddStringToObject(o, "last_error", s->last_error);
+        cJSON_AddItemToArray(sinks, o);
+    }
+    cJSON *q = cJSON_AddObjectToObject(root, "queue");
+    cJSON_AddNumberToObject(q, "readings_uncommitted", (double)d->n_pending);
+    cJSON_AddNumberToObject(q, "intervals_uncommitted", (double)d->n_dirty);
+    cJSON_AddNumberToObject(q, "dropped", (double)reading_queue_dropped(&d->queue));
+    cJSON *st = cJSON_AddObjectToObject(root, "store");
+    cJSON_AddStringToObject(st, "path", d->store_path);
+    cJSON_AddNumberToObject(st, "commits", (double)d->commits);
+    cJSON_AddNumberToObject(st, "commit_failures", (double)d->commit_failures);
+    cJSON_AddNumberToObject(st, "intervals_written", (double)d->rows_written);
+    add_time(st, "last_commit", d->last_commit_s);
+    cJSON_AddArrayToObject(root, "alerts");
+    return root;
+}
+
+int daemon_status_write(struct daemon *d)
+{
+    if (!d->status_path[0])
+        return 0;
+    cJSON *root = build(d);
+    char *text = root ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!text)
+        return PVTAP_ENOMEM;
+    /* Write a temporary beside it, then rename: readers never see half. */
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->status_path);
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", d->status_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            mkdir(dir, 0755);
+            fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        }
+    }
+    size_t len = strlen(text);
+    if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+        rename(tmp, d->status_path) != 0) {
+        complain(&d->status_complaint, time_now_s(), LOGL_WARNING, MOD, "cannot write %s: %s", d->status_path,
+                 strerror(errno));
+        rc = PVTAP_EIO;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    return rc;
+}
