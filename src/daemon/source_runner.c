@@ -106,8 +106,8 @@ static void try_open(struct src_rt *rt)
     rt->last_error[0] = '\0';
     pthread_mutex_unlock(rt->lock);
     rt->next_due_ms = 0;
-    if (!complain_clear(&rt->complaint, MOD, "source %s (%s) is open", rt->src->name,
-                        rt->src->ops->name))
+    /* Open is not yet working: the complaint clears on the first good step. */
+    if (!rt->complaint.failing)
         log_msg(LOGL_INFO, MOD, "source %s (%s) open, series %s", rt->src->name,
                 rt->src->ops->name, rt->src->series);
 }
@@ -132,8 +132,11 @@ static void do_step(struct src_rt *rt, const struct reading_sink *sink)
         note_failure(rt, "read", rc);
         return;
     }
-    if (rc >= 0 && rt->failures > 0)
+    if (rc >= 0) {
         rt->backoff_ms = BACKOFF_FIRST_MS;
+        complain_clear(&rt->complaint, MOD, "source %s (%s) works again", rt->src->name,
+                       rt->src->ops->name);
+    }
     int64_t due = INT64_MAX;
     rt->src->ops->fd(rt->src, &due);
     rt->next_due_ms = due;

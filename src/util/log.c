@@ -37,6 +37,8 @@ static const struct {
 
 int log_level_parse(const char *name)
 {
+    if (!name)
+        return -1;
     for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
         if (strcmp(level_names[i].name, name) == 0)
             return (int)level_names[i].level;
@@ -98,7 +100,10 @@ void complain(struct complaint *c, int64_t now_s, enum log_level level, const ch
               const char *fmt, ...)
 {
     c->failures++;
-    if (c->failing && now_s - c->last_s < c->interval_s)
+    /* A clock stepped back (NTP after a boot on a stale clock) must not
+     * silence a device for as long as the step: complain, and measure the
+     * quiet time from the new clock. */
+    if (c->failing && now_s >= c->last_s && now_s - c->last_s < c->interval_s)
         return;
     if (!c->failing) {
         c->failing = true;

@@ -36,8 +36,11 @@ int tz_load(const char *name, struct tz **out); /* PVTAP_ENOTFOUND for an unknow
  * '/' or holding ".." must name a TZif file (else PVTAP_EINVAL); a zone
  * file that is not TZif gives PVTAP_ECORRUPT. *out: caller frees (tz_free). */
 /* A zone from a POSIX TZ string ("PST8PDT,M3.2.0,M11.1.0", "<+0330>-3:30",
- * Jn / n / Mm.w.d dates with /time): PVTAP_EINVAL when malformed. */
+ * Jn / n / Mm.w.d dates with /time): PVTAP_EINVAL when malformed. Caller frees. */
 int tz_parse_posix(const char *spec, struct tz **out);
+/* A zone from TZif bytes in memory (what tz_load reads; fuzzers point here):
+ * PVTAP_ECORRUPT when they are not a valid TZif. name is copied; caller frees. */
+int tz_parse_tzif(const void *buf, size_t len, const char *name, struct tz **out);
 void tz_free(struct tz *tz);
 /* Borrowed: lives as long as tz. NULL tz reads "UTC". */
 const char *tz_name(const struct tz *tz);

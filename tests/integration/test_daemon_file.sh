@@ -45,9 +45,12 @@ conf "$TMP/soak.conf" "$TMP/soak.pcap"
 RANDOM=42
 kills=0
 for i in $(seq 1 20); do
-    run_idle "$TMP/soak.conf" "$TMP/soak.db" 2>/dev/null &
+    # The binary itself in the background (not a function: that would be a
+    # subshell, and the kill would miss pvtap).
+    "$PVTAP" run -c "$TMP/soak.conf" --db "$TMP/soak.db" --until-idle --no-drop \
+        --runtime-dir "$TMP/rt" 2>/dev/null &
     pid=$!
-    sleep "0.$(printf '%02d' $((RANDOM % 60 + 5)))"
+    sleep "0.$(printf '%03d' $((RANDOM % 700 + 20)))"
     if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
     wait "$pid" 2>/dev/null || true
 done

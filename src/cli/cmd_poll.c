@@ -1,0 +1,520 @@
+/* `pvtap poll`: read one WattNode or SunSpec inverter once (or --scan a bus) and print it. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "pvtap_build.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/timeutil.h"
+
+#if PVTAP_HAVE_MODBUS
+#include "proto/modbus_rtu.h"
+#include "sources/serial_config.h"
+#include "sources/sunspec.h"
+#include "sources/wattnode.h"
+#endif
+
+#define CMD "poll"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: pvtap poll --device DEVICE (--port DEV | --host H [--tcp-port N])\n"
+            "                  [--baud N] [--parity N|E|O] [--address N] [--scan [--scan-range A-B]]\n"
+            "                  [--force] [--listen-s S] [--timeout-ms N] [--rs485 MODE]\n"
+            "                  [--format json|table] [--stats]\n\n"
+            "Reads one meter or inverter once and prints it.\n\n"
+            "devices in this build:\n");
+#if PVTAP_HAVE_MODBUS
+    fprintf(out, "  wattnode   WattNode WNC meter, Modbus RTU (--port)\n"
+                 "  sunspec    SunSpec inverter, Modbus RTU (--port) or TCP (--host)\n");
+#else
+    fprintf(out, "  (none: this pvtap was built without libmodbus)\n");
+#endif
+    fprintf(out,
+            "\noptions:\n"
+            "  --port DEV        serial port of the RS-485 adapter\n"
+            "  --host H          Modbus TCP host (sunspec); --tcp-port N, default 502\n"
+            "  --baud N          default 9600;  --parity N|E|O, default N (8N1, as the WattNode)\n"
+            "  --address N       Modbus address (TCP: unit id) 1..247, default 1\n"
+            "  --scan            list the addresses that answer (default 1..247, or --scan-range)\n"
+            "  --listen-s S      listen this long for another master first (default 2; 0 = don't)\n"
+            "  --force           transmit even if another master was heard (two masters corrupt\n"
+            "                    each other's frames: prefer `pvtap listen` on a supervisor's bus)\n"
+            "  --timeout-ms N    response timeout (default 500; 100 per address when scanning)\n"
+            "  --rs485 MODE      auto (default), kernel, rts or gpio:N\n"
+            "  --format F        json (default) or table\n"
+            "  --stats           print transactions, bytes on the wire and the cycle time to stderr\n\n"
+            "Exit status: 0 ok, 1 no answer or another master heard, 2 usage error.\n");
+}
+
+#if PVTAP_HAVE_MODBUS
+
+enum device_type { DEV_NONE, DEV_WATTNODE, DEV_SUNSPEC };
+
+struct poll_opts {
+    enum device_type device;
+    struct serial_config sc;
+    bool scan;
+    int scan_from, scan_to;
+    bool timeout_given;
+    bool table;
+    bool stats;
+};
+
+static bool parse_int(const char *s, long min, long max, long *out)
+{
+    char *end = NULL;
+    if (!s || !*s)
+        return false;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_args(int argc, char **argv, struct poll_opts *o)
+{
+    enum { O_PORT = 256, O_HOST, O_TCP_PORT, O_BAUD, O_PARITY, O_ADDRESS, O_SCAN, O_SCAN_RANGE,
+           O_FORCE, O_FORMAT, O_TIMEOUT, O_LISTEN, O_RS485, O_STATS, O_DEVICE, O_URL, O_HELP };
+    static const struct option longopts[] = {
+        {"device", required_argument, NULL, O_DEVICE},
+        {"port", required_argument, NULL, O_PORT},
+        {"host", required_argument, NULL, O_HOST},
+        {"tcp-port", required_argument, NULL, O_TCP_PORT},
+        {"url", required_argument, NULL, O_URL},
+        {"baud", required_argument, NULL, O_BAUD},
+        {"parity", required_argument, NULL, O_PARITY},
+        {"address", required_argument, NULL, O_ADDRESS},
+        {"scan", no_argument, NULL, O_SCAN},
+        {"scan-range", required_argument, NULL, O_SCAN_RANGE},
+        {"force", no_argument, NULL, O_FORCE},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"timeout-ms", required_argument, NULL, O_TIMEOUT},
+        {"listen-s", required_argument, NULL, O_LISTEN},
+        {"rs485", required_argument, NULL, O_RS485},
+        {"stats", no_argument, NULL, O_STATS},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    serial_config_defaults(&o->sc);
+    o->scan_from = 1;
+    o->scan_to = 247;
+    bool have_tcp_port = false;
+    int c;
+    long v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+        case O_HELP:
+            usage(stdout);
+            return 1;
+        case O_DEVICE:
+            if (strcmp(optarg, "wattnode") == 0)
+                o->device = DEV_WATTNODE;
+            else if (strcmp(optarg, "sunspec") == 0)
+                o->device = DEV_SUNSPEC;
+            else if (strcmp(optarg, "sma-net") == 0 || strcmp(optarg, "pvs-api") == 0)
+                return cli_usage_error(CMD, "--device %s is not in this build", optarg);
+            else
+                return cli_usage_error(CMD, "unknown --device '%s' (wattnode or sunspec)", optarg);
+            break;
+        case O_PORT:
+            if (strlen(optarg) >= sizeof o->sc.port)
+                return cli_usage_error(CMD, "--port is too long");
+            snprintf(o->sc.port, sizeof o->sc.port, "%s", optarg);
+            break;
+        case O_HOST:
+            if (strlen(optarg) >= sizeof o->sc.host || !optarg[0])
+                return cli_usage_error(CMD, "--host needs a host name or address");
+            snprintf(o->sc.host, sizeof o->sc.host, "%s", optarg);
+            break;
+        case O_TCP_PORT:
+            if (!parse_int(optarg, 1, 65535, &v))
+                return cli_usage_error(CMD, "--tcp-port must be 1..65535, not '%s'", optarg);
+            o->sc.tcp_port = (int)v;
+            have_tcp_port = true;
+            break;
+        case O_URL:
+            return cli_usage_error(CMD, "--url is for --device pvs-api, not in this build");
+        case O_BAUD:
+            if (!parse_int(optarg, 1, 10000000, &v) || !serial_baud_ok(v))
+                return cli_usage_error(CMD,
+                                       "--baud must be 1200, 2400, 4800, 9600, 19200, 38400, "
+                                       "57600 or 115200, not '%s'", optarg);
+            o->sc.baud = (int)v;
+            break;
+        case O_PARITY:
+            if (strlen(optarg) != 1 || !strchr("NEOneo", optarg[0]))
+                return cli_usage_error(CMD, "--parity must be N, E or O, not '%s'", optarg);
+            o->sc.parity = (char)(optarg[0] & ~0x20); /* upper case */
+            break;
+        case O_ADDRESS:
+            if (!parse_int(optarg, 1, 247, &v))
+                return cli_usage_error(CMD, "--address must be 1..247, not '%s'", optarg);
+            o->sc.address = (int)v;
+            break;
+        case O_SCAN:
+            o->scan = true;
+            break;
+        case O_SCAN_RANGE: {
+            char a[16], *dash;
+            long lo, hi;
+            snprintf(a, sizeof a, "%s", optarg);
+            dash = strchr(a, '-');
+            if (!dash)
+                return cli_usage_error(CMD, "--scan-range is FROM-TO, e.g. 1-10");
+            *dash = '\0';
+            if (!parse_int(a, 1, 247, &lo) || !parse_int(dash + 1, 1, 247, &hi) || lo > hi)
+                return cli_usage_error(CMD, "--scan-range must be FROM-TO within 1..247");
+            o->scan_from = (int)lo;
+            o->scan_to = (int)hi;
+            break;
+        }
+        case O_FORCE:
+            o->sc.force = true;
+            break;
+        case O_FORMAT:
+            if (strcmp(optarg, "json") == 0)
+                o->table = false;
+            else if (strcmp(optarg, "table") == 0)
+                o->table = true;
+            else
+                return cli_usage_error(CMD, "--format must be json or table, not '%s'", optarg);
+            break;
+        case O_TIMEOUT:
+            if (!parse_int(optarg, 10, 60000, &v))
+                return cli_usage_error(CMD, "--timeout-ms must be 10..60000, not '%s'", optarg);
+            o->sc.timeout_ms = (int)v;
+            o->timeout_given = true;
+            break;
+        case O_LISTEN: {
+            char *end = NULL;
+            double d = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(d >= 0 && d <= 300))
+                return cli_usage_error(CMD, "--listen-s must be 0..300 seconds, not '%s'",
+                                       optarg);
+            o->sc.listen_s = d;
+            break;
+        }
+        case O_RS485:
+            if (rs485_mode_parse(optarg, &o->sc.rs485, &o->sc.rs485_gpio) < 0)
+                return cli_usage_error(CMD, "--rs485 must be auto, kernel, rts or gpio:N");
+            break;
+        case O_STATS:
+            o->stats = true;
+            break;
+        default:
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (o->device == DEV_NONE)
+        return cli_usage_error(CMD, "--device is needed (wattnode or sunspec)");
+    if (o->sc.port[0] && o->sc.host[0])
+        return cli_usage_error(CMD, "give --port or --host, not both");
+    if (!o->sc.port[0] && !o->sc.host[0])
+        return cli_usage_error(CMD, "--port DEV (or --host H for sunspec) is needed");
+    if (o->sc.host[0] && o->device != DEV_SUNSPEC)
+        return cli_usage_error(CMD, "--host is for --device sunspec (Modbus TCP)");
+    if (have_tcp_port && !o->sc.host[0])
+        return cli_usage_error(CMD, "--tcp-port goes with --host");
+    return 0;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static void print_object(cJSON *obj, bool table)
+{
+    if (!table) {
+        char *text = cJSON_PrintUnformatted(obj);
+        if (text) {
+            puts(text);
+            cJSON_free(text);
+        }
+        return;
+    }
+    for (cJSON *it = obj->child; it; it = it->next) {
+        if (cJSON_IsString(it))
+            printf("%-28s %s\n", it->string, it->valuestring);
+        else if (cJSON_IsNumber(it)) {
+            char *text = cJSON_PrintUnformatted(it);
+            printf("%-28s %s\n", it->string, text ? text : "?");
+            cJSON_free(text);
+        }
+    }
+}
+
+static bool add_number(cJSON *obj, const char *key, bool present, double v)
+{
+    if (!present)
+        return true;
+    return cJSON_AddNumberToObject(obj, key, v) != NULL;
+}
+
+static cJSON *new_record(const char *device, int address, int64_t t)
+{
+    cJSON *obj = cJSON_CreateObject();
+    if (!obj)
+        return NULL;
+    char when[32];
+    time_format_iso_utc(t, when, sizeof when);
+    if (!cJSON_AddStringToObject(obj, "device", device) ||
+        !cJSON_AddNumberToObject(obj, "address", address) ||
+        !cJSON_AddStringToObject(obj, "time", when)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* INTERFACES.md "Record names": the non-resettable registers, in this order;
+ * then per-phase values for each phase whose line-to-neutral voltage is not 0
+ * (an unconnected phase reads 0 V). */
+static cJSON *wattnode_record(int address, int64_t t, const struct wn_values *id,
+                              const struct wn_values *v)
+{
+    cJSON *obj = new_record("wattnode", address, t);
+    if (!obj)
+        return NULL;
+    bool ok = true;
+    if (id->present[WN_SERIAL]) {
+        char serial[24];
+        snprintf(serial, sizeof serial, "%.0f", id->value[WN_SERIAL]);
+        ok = cJSON_AddStringToObject(obj, "serial", serial) != NULL;
+    }
+    ok = ok && add_number(obj, "power_W", v->present[WN_POWER_SUM], v->value[WN_POWER_SUM]);
+    ok = ok && add_number(obj, "energy_net_lifetime_kWh", v->present[WN_ENERGY_SUM_NR],
+                          v->value[WN_ENERGY_SUM_NR]);
+    ok = ok && add_number(obj, "energy_import_lifetime_kWh", v->present[WN_ENERGY_POS_SUM_NR],
+                          v->value[WN_ENERGY_POS_SUM_NR]);
+    ok = ok && add_number(obj, "energy_export_lifetime_kWh", v->present[WN_ENERGY_NEG_SUM_NR],
+                          v->value[WN_ENERGY_NEG_SUM_NR]);
+    ok = ok && add_number(obj, "voltage_V", v->present[WN_VOLT_AVG_LN], v->value[WN_VOLT_AVG_LN]);
+    ok = ok && add_number(obj, "frequency_Hz", v->present[WN_FREQ], v->value[WN_FREQ]);
+    static const struct {
+        char name;
+        enum wn_field power, volt;
+    } phases[] = {{'A', WN_POWER_A, WN_VOLT_A}, {'B', WN_POWER_B, WN_VOLT_B},
+                  {'C', WN_POWER_C, WN_VOLT_C}};
+    for (size_t i = 0; i < 3 && ok; i++) {
+        if (!v->present[phases[i].volt] || v->value[phases[i].volt] == 0)
+            continue;
+        char key[24];
+        snprintf(key, sizeof key, "power_%c_W", phases[i].name);
+        ok = add_number(obj, key, v->present[phases[i].power], v->value[phases[i].power]);
+        snprintf(key, sizeof key, "voltage_%c_V", phases[i].name);
+        ok = ok && add_number(obj, key, true, v->value[phases[i].volt]);
+    }
+    if (!ok) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static cJSON *sunspec_record(int address, int64_t t, const struct sunspec_dev *d,
+                             const struct sunspec_inverter *inv)
+{
+    cJSON *obj = new_record("sunspec", address, t);
+    if (!obj)
+        return NULL;
+    bool ok = true;
+    if (d->has_common && d->common.serial[0])
+        ok = cJSON_AddStringToObject(obj, "serial", d->common.serial) != NULL;
+    if (ok && d->has_common && d->common.model[0])
+        ok = cJSON_AddStringToObject(obj, "model", d->common.model) != NULL;
+    ok = ok && add_number(obj, "power_W", inv->has_power_W, inv->power_W);
+    ok = ok && add_number(obj, "energy_lifetime_kWh", inv->has_energy_kWh, inv->energy_kWh);
+    ok = ok && add_number(obj, "voltage_V", inv->has_voltage_V, inv->voltage_V);
+    ok = ok && add_number(obj, "current_A", inv->has_current_A, inv->current_A);
+    ok = ok && add_number(obj, "frequency_Hz", inv->has_frequency_Hz, inv->frequency_Hz);
+    ok = ok && add_number(obj, "dc_power_W", inv->has_dc_power_W, inv->dc_power_W);
+    ok = ok && add_number(obj, "dc_voltage_V", inv->has_dc_voltage_V, inv->dc_voltage_V);
+    ok = ok && add_number(obj, "dc_current_A", inv->has_dc_current_A, inv->dc_current_A);
+    ok = ok && add_number(obj, "temperature_C", inv->has_temperature_C, inv->temperature_C);
+    ok = ok && add_number(obj, "status", inv->has_status, inv->status);
+    if (ok && inv->has_status && sunspec_state_name(inv->status))
+        ok = cJSON_AddStringToObject(obj, "status_text", sunspec_state_name(inv->status)) != NULL;
+    if (!ok) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static void print_stats(struct modbus_link *l, const char *what, int64_t cycle_ms,
+                        const struct modbus_link_stats *before)
+{
+    struct modbus_link_stats s;
+    modbus_link_get_stats(l, &s);
+    fprintf(stderr,
+            "poll cycle (%s): %llu transactions, %llu bytes sent, %llu bytes received, %lld ms; "
+            "timeouts %llu, crc errors %llu, exceptions %llu, bad replies %llu\n",
+            what, (unsigned long long)(s.transactions - before->transactions),
+            (unsigned long long)(s.tx_bytes - before->tx_bytes),
+            (unsigned long long)(s.rx_bytes - before->rx_bytes), (long long)cycle_ms,
+            (unsigned long long)s.timeouts, (unsigned long long)s.crc_errors,
+            (unsigned long long)s.exceptions, (unsigned long long)s.bad_replies);
+}
+
+static int fail(const struct modbus_link_error *err)
+{
+    fprintf(stderr, "pvtap poll: %s\n", err->text[0] ? err->text : pvtap_strerror(err->code));
+    return EXIT_RUNTIME;
+}
+
+static int poll_once(const struct poll_opts *o, struct modbus_link *l)
+{
+    struct modbus_link_error err = {0};
+    struct modbus_link_stats before;
+    int address = o->sc.address;
+    cJSON *obj = NULL;
+    if (o->device == DEV_WATTNODE) {
+        struct wn_values id, v;
+        int rc = wattnode_read(l, address, WN_USE_IDENTITY, &id, &err);
+        /* A meter that refuses the identity block still has readings. */
+        if (rc < 0 && !err.exception)
+            return fail(&err);
+        modbus_link_get_stats(l, &before);
+        int64_t t0 = time_mono_ms(), t = time_now_s();
+        rc = wattnode_read(l, address, WN_USE_POLL, &v, &err);
+        int64_t cycle = time_mono_ms() - t0;
+        if (rc < 0)
+            return fail(&err);
+        if (o->stats)
+            print_stats(l, "wattnode", cycle, &before);
+        if (v.out_of_range)
+            log_msg(LOGL_WARNING, "poll", "%u values outside their sanity range dropped",
+                    v.out_of_range);
+        obj = wattnode_record(address, t, &id, &v);
+    } else {
+        struct sunspec_dev d;
+        struct sunspec_inverter inv;
+        int rc = sunspec_discover(l, address, &d, &err);
+        if (rc < 0)
+            return fail(&err);
+        modbus_link_get_stats(l, &before);
+        int64_t t0 = time_mono_ms(), t = time_now_s();
+        rc = sunspec_read_inverter(l, address, &d, &inv, &err);
+        int64_t cycle = time_mono_ms() - t0;
+        if (rc < 0)
+            return fail(&err);
+        if (o->stats)
+            print_stats(l, "sunspec", cycle, &before);
+        if (inv.out_of_range)
+            log_msg(LOGL_WARNING, "poll", "%u values outside their sanity range dropped",
+                    inv.out_of_range);
+        obj = sunspec_record(address, t, &d, &inv);
+    }
+    if (!obj) {
+        fprintf(stderr, "pvtap poll: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    print_object(obj, o->table);
+    cJSON_Delete(obj);
+    return EXIT_OK;
+}
+
+/* Ask every address for something small: a WattNode's identity block, or
+ * the SunSpec marker. Any answer, an exception included, means a device. */
+static int scan(const struct poll_opts *o, struct modbus_link *l)
+{
+    modbus_link_set_retries(l, 0);
+    if (!o->timeout_given)
+        modbus_link_set_timeout_ms(l, 100);
+    int found = 0;
+    for (int a = o->scan_from; a <= o->scan_to; a++) {
+        struct modbus_link_error err = {0};
+        uint16_t regs[8];
+        int rc;
+        cJSON *obj = cJSON_CreateObject();
+        if (!obj || !cJSON_AddStringToObject(obj, "device", o->device == DEV_WATTNODE
+                                                                 ? "wattnode"
+                                                                 : "sunspec") ||
+            !cJSON_AddNumberToObject(obj, "address", a)) {
+            cJSON_Delete(obj);
+            fprintf(stderr, "pvtap poll: out of memory\n");
+            return EXIT_RUNTIME;
+        }
+        bool ok = true;
+        if (o->device == DEV_WATTNODE) {
+            rc = modbus_link_read(l, a, wn_wire_addr(1701), 8, regs, &err);
+            if (rc == 0) {
+                struct wn_values id = {0};
+                wattnode_decode(regs, 8, wn_wire_addr(1701), &id);
+                char serial[24];
+                snprintf(serial, sizeof serial, "%.0f", id.value[WN_SERIAL]);
+                ok = id.present[WN_SERIAL] && cJSON_AddStringToObject(obj, "serial", serial);
+                ok = ok && cJSON_AddNumberToObject(obj, "model", id.value[WN_MODEL]);
+            }
+        } else {
+            rc = modbus_link_read(l, a, sunspec_base_candidates[0], 2, regs, &err);
+            if (rc == 0)
+                ok = cJSON_AddBoolToObject(obj, "sunspec",
+                                           regs[0] == 0x5375 && regs[1] == 0x6E53) != NULL;
+        }
+        if (rc == PVTAP_ECORRUPT && err.exception)
+            ok = cJSON_AddNumberToObject(obj, "exception", err.exception) != NULL;
+        else if (rc == PVTAP_EIO) {
+            cJSON_Delete(obj);
+            return fail(&err);
+        }
+        if ((rc == 0 || err.exception) && ok) {
+            found++;
+            print_object(obj, o->table);
+            fflush(stdout);
+        }
+        cJSON_Delete(obj);
+    }
+    if (!found) {
+        fprintf(stderr,
+                "pvtap poll: no device answered at addresses %d..%d on %s: check A/B wiring "
+                "and the baud rate\n",
+                o->scan_from, o->scan_to, modbus_link_name(l));
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+int cmd_poll_main(int argc, char **argv)
+{
+    struct poll_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = parse_args(argc, argv, &o);
+    if (rc == 1)
+        return EXIT_OK; /* --help */
+    if (rc != 0)
+        return rc;
+    struct modbus_link *l = NULL;
+    struct modbus_link_error err = {0};
+    rc = modbus_link_open(&o.sc, &l, &err);
+    if (rc < 0) {
+        fprintf(stderr, "pvtap poll: %s\n", err.text);
+        return rc == PVTAP_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    rc = o.scan ? scan(&o, l) : poll_once(&o, l);
+    modbus_link_close(l);
+    return rc;
+}
+
+#else /* !PVTAP_HAVE_MODBUS */
+
+int cmd_poll_main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+    return cli_usage_error(CMD, "no device works in this build (built without libmodbus)");
+}
+
+#endif

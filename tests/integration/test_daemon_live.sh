@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The daemon live, in a network namespace of its own: capture on a veth fed by tcpreplay,
+# dropped to an unprivileged user keeping only CAP_NET_RAW (none without a sniff source),
+# SIGHUP with a broken then a valid config, SIGTERM exits 0 within 2 s, intervals = truth.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespace, privilege drop)"; exit 77; }
+NS=pvtapd$$
+ip netns add "$NS" 2>/dev/null || { echo "cannot create a network namespace here"; exit 77; }
+cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+in_ns() { ip netns exec "$NS" "$@"; }
+in_ns ip link set lo up
+in_ns ip link add veth0 type veth peer name veth1
+# The capture side never speaks: no IPv6 (no link-local, no solicitations).
+in_ns sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1 net.ipv6.conf.veth0.disable_ipv6=1
+in_ns ip link set veth0 up
+in_ns ip link set veth1 up
+chmod 755 "$TMP"
+mkdir -m 777 "$TMP/var" "$TMP/rt"
+
+cat >"$TMP/live.conf" <<CONF
+site = { timezone = "America/Los_Angeles"; };
+store = { path = "$TMP/var/pvtap.db"; };
+run = { user = "nobody"; };
+sources = ( { type = "sniff"; interface = "veth1"; } );
+CONF
+ip netns exec "$NS" "$PVTAP" run -c "$TMP/live.conf" --runtime-dir "$TMP/rt" 2>"$TMP/daemon.err" &
+pid=$!
+for _ in $(seq 50); do [ -s "$TMP/rt/status.json" ] && break; sleep 0.1; done
+[ -s "$TMP/rt/status.json" ] && ok "daemon up, status.json written" || not_ok "no status.json"
+uid=$(awk '/^Uid:/{print $2}' /proc/$pid/status)
+[ "$uid" = "$(id -u nobody)" ] && ok "runs as nobody" || not_ok "runs as uid $uid"
+capeff=$(awk '/^CapEff:/{print $2}' /proc/$pid/status)
+[ "$capeff" = "0000000000002000" ] && ok "CapEff is CAP_NET_RAW only ($capeff)" || not_ok "CapEff $capeff"
+
+# Feed it a day of supervisor traffic through the wire.
+in_ns tcpreplay -q -i veth0 --pps 3000 "$PVTAP_DATA/sample-day.pcap" >"$TMP/replay.out" 2>&1 ||
+    not_ok "tcpreplay failed: $(tail -2 "$TMP/replay.out")"
+sleep 3
+
+# SIGHUP with a broken config: kept running on the old one.
+cp "$TMP/live.conf" "$TMP/live.conf.good"
+sed -i 's|America/Los_Angeles|Nowhere/Atlantis|' "$TMP/live.conf"
+kill -HUP "$pid"; sleep 1
+kill -0 "$pid" 2>/dev/null && ok "alive after SIGHUP with a broken config" || not_ok "died on a broken config"
+expect_grep "$TMP/daemon.err" "live.conf:[0-9]+: site.timezone" "the broken config is named with file:line"
+expect_grep "$TMP/daemon.err" "keeping the old one" "the old config is kept"
+cp "$TMP/live.conf.good" "$TMP/live.conf"
+kill -HUP "$pid"; sleep 1
+expect_grep "$TMP/daemon.err" "configuration reloaded" "a valid config is reloaded"
+capeff=$(awk '/^CapEff:/{print $2}' /proc/$pid/status)
+[ "$capeff" = "0000000000002000" ] && ok "after reload still only CAP_NET_RAW" || not_ok "CapEff after reload $capeff"
+
+start=$(date +%s%N)
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$rc" = 0 ] && ok "SIGTERM: exit 0" || not_ok "SIGTERM: exit $rc"
+[ "$ms" -le 2000 ] && ok "SIGTERM: stopped in $ms ms" || not_ok "SIGTERM took $ms ms"
+
+"$PVTAP" intervals --db "$TMP/var/pvtap.db" --format csv >"$TMP/live.csv"
+if diff <(grep -v ',poll,' "$PVTAP_DATA/sample-day.intervals.csv") "$TMP/live.csv" >"$TMP/diff"; then
+    ok "live capture intervals equal the truth"
+else not_ok "live intervals differ"; head -10 "$TMP/diff"; fi
+owner=$(stat -c %U "$TMP/var/pvtap.db")
+[ "$owner" = nobody ] && ok "the store was created by the unprivileged user" || not_ok "store owned by $owner"
+
+# No sniff source: no capability at all.
+cat >"$TMP/none.conf" <<CONF
+store = { path = "$TMP/var/none.db"; };
+run = { user = "nobody"; };
+CONF
+ip netns exec "$NS" "$PVTAP" run -c "$TMP/none.conf" --runtime-dir "$TMP/rt" 2>/dev/null &
+pid=$!
+sleep 1
+capeff=$(awk '/^CapEff:/{print $2}' /proc/$pid/status)
+[ "$capeff" = "0000000000000000" ] && ok "without a sniff source CapEff is 0" || not_ok "CapEff $capeff"
+kill -TERM "$pid"; wait "$pid" || true
+finish

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Every golden capture (tests/data/golden/MANIFEST) and the bundled sample day through
+# `pvtap replay --no-db --format csv`: the output must equal the simulator's truth exactly.
+set -u
+: "${PVTAP:?}" "${PVTAP_DATA:?}"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0 n=0
+
+check() { # name truth files...
+    local name=$1 truth=$2
+    shift 2
+    n=$((n + 1))
+    if ! "$PVTAP" replay "$@" --no-db --format csv >"$tmp/out.csv" 2>"$tmp/err"; then
+        echo "FAIL $name: replay exited non-zero"; cat "$tmp/err"; fail=1; return
+    fi
+    if ! diff -u "$truth" "$tmp/out.csv" >"$tmp/diff"; then
+        echo "FAIL $name: intervals differ from $truth"; head -40 "$tmp/diff"; fail=1; return
+    fi
+    echo "ok   $name ($(($(wc -l <"$truth") - 1)) rows)"
+}
+
+golden=$PVTAP_DATA/golden
+if [ -f "$golden/MANIFEST" ]; then
+    while read -r case args; do
+        case $case in ''|\#*) continue ;; esac
+        files=("$golden/$case.pcap")
+        [ -f "$golden/$case.poll.jsonl" ] && files+=("$golden/$case.poll.jsonl")
+        check "$case" "$golden/$case.intervals.csv" "${files[@]}"
+    done <"$golden/MANIFEST"
+fi
+if [ -f "$PVTAP_DATA/sample-day.pcap" ]; then
+    check sample-day "$PVTAP_DATA/sample-day.intervals.csv" \
+        "$PVTAP_DATA/sample-day.pcap" "$PVTAP_DATA/sample-day.poll.jsonl"
+    # order of the files does not matter, nor does replaying the same file twice
+    check sample-day-reversed "$PVTAP_DATA/sample-day.intervals.csv" \
+        "$PVTAP_DATA/sample-day.poll.jsonl" "$PVTAP_DATA/sample-day.pcap" "$PVTAP_DATA/sample-day.pcap"
+fi
+[ "$n" -gt 0 ] || { echo "no golden data"; exit 77; }
+exit $fail
