@@ -62,8 +62,16 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # Libraries from dpkg-shlibdeps (finds the right sonames: libconfig9 on
 # Debian 12, libconfig11 on 13); the rest is what the scripts and helper run.
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, iproute2")
+# A cross build against a sysroot (armhf) cannot run dpkg-shlibdeps against
+# the host's dpkg database: there PVTAP_DEB_DEPENDS gives the library list.
+set(PVTAP_DEB_DEPENDS "" CACHE STRING "library Depends instead of dpkg-shlibdeps (sysroot builds)")
+if(PVTAP_DEB_DEPENDS)
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS OFF)
+    set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, iproute2, ${PVTAP_DEB_DEPENDS}")
+else()
+    set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+    set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd, iproute2")
+endif()
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "ethtool, udev, systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${_fw}/deb/conffiles;${_fw}/deb/postinst;${_fw}/deb/prerm;${_fw}/deb/postrm")

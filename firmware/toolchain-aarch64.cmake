@@ -20,7 +20,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu /usr)
 
-# ctest runs test programs through qemu; -L finds the dynamic loader and
-# libraries of the target (the cross libc in /usr/aarch64-linux-gnu, the
-# multiarch ones through the loader's default paths /lib/aarch64-linux-gnu).
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64;-L;/usr/aarch64-linux-gnu)
+# ctest runs test programs through qemu-user. No -L: the :arm64 -dev packages
+# bring libc6:arm64, whose loader is at /lib/ld-linux-aarch64.so.1, so every
+# library comes from one multiarch tree. (-L /usr/aarch64-linux-gnu mixes the
+# cross libc with the multiarch libraries: threaded tests hang in qemu.)
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/poll_pvs_api.h"
 #include "pvtap_build.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -14,6 +15,7 @@
 #if PVTAP_HAVE_MODBUS
 #include "proto/modbus_rtu.h"
 #include "sources/serial_config.h"
+#include "sources/sma_net.h"
 #include "sources/sunspec.h"
 #include "sources/wattnode.h"
 #endif
@@ -31,7 +33,9 @@ static void usage(FILE *out)
             "devices in this build:\n");
 #if PVTAP_HAVE_MODBUS
     fprintf(out, "  wattnode   WattNode WNC meter, Modbus RTU (--port)\n"
-                 "  sunspec    SunSpec inverter, Modbus RTU (--port) or TCP (--host)\n");
+                 "  sunspec    SunSpec inverter, Modbus RTU (--port) or TCP (--host)\n"
+                 "  sma-net    SMA Sunny Boy inverters, SMA-Net/SMAData1 (--port; 1200 baud, "
+                 "listen 5 s)\n");
 #else
     fprintf(out, "  (none: this pvtap was built without libmodbus)\n");
 #endif
@@ -50,11 +54,12 @@ static void usage(FILE *out)
             "  --format F        json (default) or table\n"
             "  --stats           print transactions, bytes on the wire and the cycle time to stderr\n\n"
             "Exit status: 0 ok, 1 no answer or another master heard, 2 usage error.\n");
+    poll_pvs_api_usage(out);
 }
 
 #if PVTAP_HAVE_MODBUS
 
-enum device_type { DEV_NONE, DEV_WATTNODE, DEV_SUNSPEC };
+enum device_type { DEV_NONE, DEV_WATTNODE, DEV_SUNSPEC, DEV_SMANET };
 
 struct poll_opts {
     enum device_type device;
@@ -62,6 +67,7 @@ struct poll_opts {
     bool scan;
     int scan_from, scan_to;
     bool timeout_given;
+    bool baud_given, listen_given, address_given; /* sma-net has other defaults */
     bool table;
     bool stats;
 };
@@ -120,10 +126,13 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
                 o->device = DEV_WATTNODE;
             else if (strcmp(optarg, "sunspec") == 0)
                 o->device = DEV_SUNSPEC;
-            else if (strcmp(optarg, "sma-net") == 0 || strcmp(optarg, "pvs-api") == 0)
+            else if (strcmp(optarg, "sma-net") == 0)
+                o->device = DEV_SMANET;
+            else if (strcmp(optarg, "pvs-api") == 0)
                 return cli_usage_error(CMD, "--device %s is not in this build", optarg);
             else
-                return cli_usage_error(CMD, "unknown --device '%s' (wattnode or sunspec)", optarg);
+                return cli_usage_error(CMD, "unknown --device '%s' (wattnode, sunspec or sma-net)",
+                                       optarg);
             break;
         case O_PORT:
             if (strlen(optarg) >= sizeof o->sc.port)
@@ -149,6 +158,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
                                        "--baud must be 1200, 2400, 4800, 9600, 19200, 38400, "
                                        "57600 or 115200, not '%s'", optarg);
             o->sc.baud = (int)v;
+            o->baud_given = true;
             break;
         case O_PARITY:
             if (strlen(optarg) != 1 || !strchr("NEOneo", optarg[0]))
@@ -159,6 +169,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
             if (!parse_int(optarg, 1, 247, &v))
                 return cli_usage_error(CMD, "--address must be 1..247, not '%s'", optarg);
             o->sc.address = (int)v;
+            o->address_given = true;
             break;
         case O_SCAN:
             o->scan = true;
@@ -201,6 +212,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
                 return cli_usage_error(CMD, "--listen-s must be 0..300 seconds, not '%s'",
                                        optarg);
             o->sc.listen_s = d;
+            o->listen_given = true;
             break;
         }
         case O_RS485:
@@ -217,7 +229,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (o->device == DEV_NONE)
-        return cli_usage_error(CMD, "--device is needed (wattnode or sunspec)");
+        return cli_usage_error(CMD, "--device is needed (wattnode, sunspec or sma-net)");
     if (o->sc.port[0] && o->sc.host[0])
         return cli_usage_error(CMD, "give --port or --host, not both");
     if (!o->sc.port[0] && !o->sc.host[0])
@@ -226,6 +238,21 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
         return cli_usage_error(CMD, "--host is for --device sunspec (Modbus TCP)");
     if (have_tcp_port && !o->sc.host[0])
         return cli_usage_error(CMD, "--tcp-port goes with --host");
+    if (o->device == DEV_SMANET) {
+        if (o->address_given)
+            return cli_usage_error(CMD, "--device sma-net finds its inverters by discovery: "
+                                        "no --address");
+        /* SMA-Net's own defaults where the command line gave none. */
+        struct serial_config d;
+        sma_net_serial_defaults(&d);
+        if (!o->baud_given)
+            o->sc.baud = d.baud;
+        if (!o->listen_given)
+            o->sc.listen_s = d.listen_s;
+        if (!o->timeout_given)
+            o->sc.timeout_ms = d.timeout_ms;
+        o->sc.byte_timeout_ms = d.byte_timeout_ms;
+    }
     return 0;
 }
 
@@ -484,8 +511,158 @@ static int scan(const struct poll_opts *o, struct modbus_link *l)
     return EXIT_OK;
 }
 
+/* ---- sma-net ------------------------------------------------------------- */
+
+/* INTERFACES.md "Record names", inverter shape: the keys the inverter has,
+ * in the documented order; then the extra SMA channels (hours, error). */
+static cJSON *sma_net_record(const struct sma_net_device *d)
+{
+    cJSON *obj = new_record("sma-net", d->addr, d->time_s);
+    if (!obj)
+        return NULL;
+    char serial[16];
+    sma_net_device_name(d, serial, sizeof serial);
+    bool ok = cJSON_AddStringToObject(obj, "serial", serial) != NULL;
+    if (ok && d->type[0])
+        ok = cJSON_AddStringToObject(obj, "model", d->type) != NULL;
+    size_t n;
+    const struct sma_net_key *k = sma_net_keys(&n);
+    double v, u, a;
+    const char *text;
+    for (size_t i = 0; i < n && ok; i++) {
+        if (strcmp(k[i].key, "status") == 0 || k[i].q == 0)
+            continue; /* status and the extras come after the inverter keys */
+        if (strcmp(k[i].key, "dc_voltage_V") == 0 && sma_net_value(d, "Upv-Ist", &u, NULL) &&
+            sma_net_value(d, "Ipv", &a, NULL))
+            ok = cJSON_AddNumberToObject(obj, "dc_power_W", u * a) != NULL; /* derived */
+        if (ok && sma_net_value(d, k[i].channel, &v, NULL))
+            ok = cJSON_AddNumberToObject(obj, k[i].key, v) != NULL;
+    }
+    if (ok && sma_net_value(d, "Status", &v, &text)) {
+        ok = cJSON_AddNumberToObject(obj, "status", v) != NULL;
+        if (ok && text && text[0])
+            ok = cJSON_AddStringToObject(obj, "status_text", text) != NULL;
+    }
+    for (size_t i = 0; i < n && ok; i++) {
+        if (k[i].q != 0 || !sma_net_value(d, k[i].channel, &v, &text))
+            continue;
+        ok = cJSON_AddNumberToObject(obj, k[i].key, v) != NULL;
+        if (ok && text && text[0]) {
+            char key[40];
+            snprintf(key, sizeof key, "%s_text", k[i].key);
+            ok = cJSON_AddStringToObject(obj, key, text) != NULL;
+        }
+    }
+    if (!ok) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static int sma_fail(const struct smanet_link_error *err)
+{
+    fprintf(stderr, "pvtap poll: %s\n", err->text[0] ? err->text : pvtap_strerror(err->code));
+    return EXIT_RUNTIME;
+}
+
+static int sma_net_poll(const struct poll_opts *o)
+{
+    struct smanet_link *l = NULL;
+    struct smanet_link_error err = {0};
+    int rc = smanet_link_open(&o->sc, &l, &err);
+    if (rc < 0) {
+        fprintf(stderr, "pvtap poll: %s\n", err.text);
+        return rc == PVTAP_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    struct sma_net_session s;
+    sma_net_session_init(&s, l, NULL); /* one shot: no channel-list cache */
+    int ret = EXIT_OK;
+    int64_t t0 = time_mono_ms();
+    rc = sma_net_discover(&s, &err);
+    if (rc < 0) {
+        ret = sma_fail(&err);
+        goto out;
+    }
+    if (o->scan) {
+        for (size_t i = 0; i < s.n_dev; i++) {
+            const struct sma_net_device *d = &s.dev[i];
+            cJSON *obj = cJSON_CreateObject();
+            char serial[16];
+            sma_net_device_name(d, serial, sizeof serial);
+            if (!obj || !cJSON_AddStringToObject(obj, "device", "sma-net") ||
+                !cJSON_AddNumberToObject(obj, "address", d->addr) ||
+                !cJSON_AddStringToObject(obj, "serial", serial) ||
+                !cJSON_AddStringToObject(obj, "model", d->type) ||
+                (d->unusable && !cJSON_AddBoolToObject(obj, "usable", false))) {
+                cJSON_Delete(obj);
+                fprintf(stderr, "pvtap poll: out of memory\n");
+                ret = EXIT_RUNTIME;
+                goto out;
+            }
+            print_object(obj, o->table);
+            cJSON_Delete(obj);
+        }
+        goto out;
+    }
+    while ((rc = sma_net_channels_step(&s, &err)) == 1) {
+    }
+    if (rc < 0) {
+        ret = sma_fail(&err);
+        goto out;
+    }
+    struct smanet_link_stats before;
+    smanet_link_get_stats(l, &before);
+    int64_t t1 = time_mono_ms();
+    size_t bad = 0;
+    rc = sma_net_read_values(&s, &bad, &err);
+    if (rc < 0) {
+        ret = sma_fail(&err);
+        goto out;
+    }
+    if (o->stats) {
+        struct smanet_link_stats st;
+        smanet_link_get_stats(l, &st);
+        fprintf(stderr,
+                "poll cycle (sma-net): %llu requests, %llu bytes sent, %llu bytes received, "
+                "%lld ms (discovery and channel lists: %lld ms); timeouts %llu, retries %llu, "
+                "fcs errors %llu, bad frames %llu\n",
+                (unsigned long long)(st.requests - before.requests),
+                (unsigned long long)(st.tx_bytes - before.tx_bytes),
+                (unsigned long long)(st.rx_bytes - before.rx_bytes),
+                (long long)(time_mono_ms() - t1), (long long)(t1 - t0),
+                (unsigned long long)(st.timeouts - before.timeouts),
+                (unsigned long long)(st.retries - before.retries),
+                (unsigned long long)(st.fcs_errors - before.fcs_errors),
+                (unsigned long long)(st.bad_frames - before.bad_frames));
+    }
+    for (size_t i = 0; i < s.n_dev; i++) {
+        const struct sma_net_device *d = &s.dev[i];
+        if (!d->have_values)
+            continue;
+        cJSON *obj = sma_net_record(d);
+        if (!obj) {
+            fprintf(stderr, "pvtap poll: out of memory\n");
+            ret = EXIT_RUNTIME;
+            goto out;
+        }
+        print_object(obj, o->table);
+        cJSON_Delete(obj);
+    }
+    if (bad)
+        fprintf(stderr, "pvtap poll: %zu of the inverters found did not answer: %s\n", bad,
+                err.text);
+out:
+    fflush(stdout);
+    sma_net_session_free(&s);
+    smanet_link_close(l);
+    return ret;
+}
+
 int cmd_poll_main(int argc, char **argv)
 {
+    if (poll_pvs_api_wanted(argc, argv))
+        return poll_pvs_api_main(argc, argv);
     struct poll_opts o;
     memset(&o, 0, sizeof o);
     int rc = parse_args(argc, argv, &o);
@@ -493,6 +670,8 @@ int cmd_poll_main(int argc, char **argv)
         return EXIT_OK; /* --help */
     if (rc != 0)
         return rc;
+    if (o.device == DEV_SMANET)
+        return sma_net_poll(&o);
     struct modbus_link *l = NULL;
     struct modbus_link_error err = {0};
     rc = modbus_link_open(&o.sc, &l, &err);
@@ -509,6 +688,8 @@ int cmd_poll_main(int argc, char **argv)
 
 int cmd_poll_main(int argc, char **argv)
 {
+    if (poll_pvs_api_wanted(argc, argv))
+        return poll_pvs_api_main(argc, argv);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

@@ -27,11 +27,14 @@ struct sniff_cli {
 /* The one piece of global state: set by SIGINT/SIGTERM, polled between
  * capture timeouts (200 ms), so a live capture ends cleanly with its stats. */
 static volatile sig_atomic_t g_stop;
+static struct sniff_capture *g_cap; /* for pcap_breakloop(), made for signal handlers */
 
 static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
+    if (g_cap)
+        sniff_capture_break(g_cap);
 }
 
 static void usage(FILE *out)
@@ -249,6 +252,7 @@ int cmd_sniff_main(int argc, char **argv)
         }
     } else {
         struct sigaction sa;
+        g_cap = &cap;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
@@ -264,6 +268,7 @@ int cmd_sniff_main(int argc, char **argv)
                 break;
         }
     }
+    g_cap = NULL;
     sniff_pipe_finish(pipe);
     if (fflush(stdout) != 0 || cli.write_failed) {
         fprintf(stderr, "pvtap sniff: writing the records failed\n");

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "cli/status_build.h"
 #include "daemon/daemon.h"
 #include "sinks/sink.h"
 #include "store/store.h"
@@ -31,104 +32,6 @@ static void usage(FILE *out)
           "      --runtime-dir D where the daemon writes status.json\n"
           "  -h, --help          this text\n",
           out);
-}
-
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-        if (n + 1 == cap) {
-            char *b = realloc(buf, cap * 2);
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[n] = '\0';
-    return buf;
-}
-
-struct newest_ctx {
-    cJSON *arr;
-    struct store *st;
-};
-
-static int newest_cb(void *ctx, const struct store_interval *iv)
-{
-    int64_t *t = ctx;
-    *t = iv->row.interval_end;
-    return 0;
-}
-
-static int series_cb(void *ctx, const char *series)
-{
-    struct newest_ctx *c = ctx;
-    int64_t newest = 0;
-    /* The last day is enough to find the newest row quickly. */
-    store_query_intervals(c->st, series, 0, INT64_MAX, newest_cb, &newest);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "series", series);
-    char iso[32];
-    if (newest) {
-        time_format_iso_utc(newest, iso, sizeof iso);
-        cJSON_AddStringToObject(o, "newest_interval", iso);
-    } else
-        cJSON_AddNullToObject(o, "newest_interval");
-    cJSON_AddItemToArray(c->arr, o);
-    return 0;
-}
-
-static cJSON *durable_state(const char *db_path, const struct pvtap_config *cfg, char *err,
-                            size_t err_size)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "path", db_path);
-    struct stat sb;
-    if (stat(db_path, &sb) != 0) {
-        snprintf(err, err_size, "store %s: %s", db_path, strerror(errno));
-        cJSON_AddStringToObject(o, "error", err);
-        return o;
-    }
-    cJSON_AddNumberToObject(o, "size_bytes", (double)sb.st_size);
-    struct store *st = NULL;
-    int rc = store_open(db_path, NULL, STORE_RDONLY, &st);
-    if (rc < 0) {
-        snprintf(err, err_size, "store %s: %s", db_path, pvtap_strerror(rc));
-        cJSON_AddStringToObject(o, "error", err);
-        return o;
-    }
-    struct newest_ctx nc = {cJSON_AddArrayToObject(o, "series"), st};
-    store_list_series(st, series_cb, &nc);
-    cJSON *ob = cJSON_AddObjectToObject(o, "outbox");
-    for (size_t i = 0; i < cfg->n_sinks; i++) {
-        const struct sink *s = &cfg->sinks[i];
-        if (!s->ops->uses_outbox)
-            continue;
-        int64_t pending = 0, delivered = 0, undeliverable = 0;
-        store_outbox_count(st, s->ops->name, OUTBOX_PENDING, &pending);
-        store_outbox_count(st, s->ops->name, OUTBOX_DELIVERED, &delivered);
-        store_outbox_count(st, s->ops->name, OUTBOX_UNDELIVERABLE, &undeliverable);
-        cJSON *so = cJSON_AddObjectToObject(ob, s->ops->name);
-        cJSON_AddNumberToObject(so, "pending", (double)pending);
-        cJSON_AddNumberToObject(so, "delivered", (double)delivered);
-        cJSON_AddNumberToObject(so, "undeliverable", (double)undeliverable);
-    }
-    store_close(st);
-    return o;
 }
 
 static const char *str_or(const cJSON *o, const char *key, const char *dflt)
@@ -224,24 +127,21 @@ int cmd_status_main(int argc, char **argv)
         pvtap_config_free(&cfg);
         return EXIT_USAGE;
     }
-    cJSON *root = cJSON_CreateObject();
     char status_path[1100];
     daemon_status_path(rundir, status_path, sizeof status_path);
-    char *text = read_text(status_path);
-    cJSON *live = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    cJSON *dstate = cJSON_AddObjectToObject(root, "daemon");
-    const char *state = "not running";
-    if (live) {
-        pid_t pid = (pid_t)num_or(live, "pid", 0);
-        state = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) ? "running" : "not running";
-        cJSON_AddItemToObject(root, "live", live);
-    }
-    cJSON_AddStringToObject(dstate, "state", state);
-    cJSON_AddStringToObject(dstate, "status_file", status_path);
+    const char *outbox[64];
+    size_t n_outbox = 0;
+    for (size_t i = 0; i < cfg.n_sinks && n_outbox < 64; i++)
+        if (cfg.sinks[i].ops->uses_outbox)
+            outbox[n_outbox++] = cfg.sinks[i].ops->name;
     char err[512] = "";
-    cJSON_AddItemToObject(root, "store",
-                          durable_state(db ? db : cfg.store_path, &cfg, err, sizeof err));
+    cJSON *root = status_build(status_path, db ? db : cfg.store_path, outbox, n_outbox, err,
+                               sizeof err);
+    if (!root) {
+        pvtap_config_free(&cfg);
+        fprintf(stderr, "pvtap status: %s\n", pvtap_strerror(PVTAP_ENOMEM));
+        return EXIT_RUNTIME;
+    }
     int exit_code = err[0] ? EXIT_RUNTIME : EXIT_OK;
     if (strcmp(format, "json") == 0) {
         char *out = cJSON_Print(root);

@@ -1,5 +1,6 @@
 /* Loads the whole configuration: common keys here, each source's and sink's section to its create(). */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,11 +269,24 @@ int pvtap_config_load(const char *path, struct pvtap_config *cfg)
         fprintf(stderr, "%s: cannot read the config: %s\n", path, strerror(errno));
         return PVTAP_EIO;
     }
-    /* @include paths are relative to the including file's folder. */
+    /* A relative @include is relative to the config's folder. libconfig
+     * 1.5's include_dir would do that but also prefixes absolute paths
+     * ("/etc/pvtap//usr/share/..."), so an absolute config is parsed from
+     * inside its folder instead (config loads happen at start and on
+     * SIGHUP, never while another thread resolves relative paths). A
+     * relative config path is read as given, so messages name it as given,
+     * and its relative includes resolve from the working directory. */
     char dir_buf[sizeof cfg->path];
     snprintf(dir_buf, sizeof dir_buf, "%s", path);
-    config_set_include_dir(&cfg->lc, dirname(dir_buf));
-    if (config_read_file(&cfg->lc, path) != CONFIG_TRUE) {
+    int cwd = path[0] == '/' ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    bool moved = cwd >= 0 && chdir(dirname(dir_buf)) == 0;
+    int read_ok = config_read_file(&cfg->lc, path);
+    if (moved && fchdir(cwd) != 0)
+        log_msg(LOGL_WARNING, "config", "cannot return to the working directory: %s",
+                strerror(errno));
+    if (cwd >= 0)
+        close(cwd);
+    if (read_ok != CONFIG_TRUE) {
         const char *file = config_error_file(&cfg->lc);
         fprintf(stderr, "%s:%d: syntax: %s\n", file ? file : path, config_error_line(&cfg->lc),
                 config_error_text(&cfg->lc));

@@ -22,6 +22,7 @@ static const char *const MOD = "daemon";
 enum {
     FLUSH_DEFAULT_MS = 2000,
     PENDING_FLUSH_NOW = 20000, /* readings: commit at once past this */
+    PLAUSIBLE_SINCE_S = 1577836800, /* 2020-01-01: earlier poll clocks are unset clocks */
     PENDING_MAX = 2000000,     /* readings held while the store fails */
     STATUS_EVERY_MS = 5000,
     SINK_BACKOFF_FIRST_MS = 1000,
@@ -56,6 +57,7 @@ static void live_to_sinks(struct daemon *d, const struct reading *r)
 
 void daemon_take_reading(struct daemon *d, const struct reading *r)
 {
+    daemon_note_device(d, r);
     if (!quantity_is_counter(r->q)) {
         live_to_sinks(d, r);
         return;
@@ -66,17 +68,42 @@ void daemon_take_reading(struct daemon *d, const struct reading *r)
                  d->n_pending);
         return;
     }
-    int rc = engine_add(d->engine, r);
-    if (rc < 0) {
-        if (rc != PVTAP_EINVAL || log_get_level() >= LOGL_DEBUG)
-            log_msg(LOGL_DEBUG, MOD, "reading of %s at %lld not used: %s", r->device,
-                    (long long)r->time, pvtap_strerror(rc));
+    /* A Pi without a real-time clock starts near 1970 until NTP: a poll
+     * stamped then would land on a day that never happened. */
+    if (r->clock == CLOCK_POLL && r->time < PLAUSIBLE_SINCE_S) {
+        complain(&d->clock_complaint, time_now_s(), LOGL_WARNING, MOD,
+                 "the clock reads %lld, before 2020: polled readings are dropped until it is "
+                 "set (no NTP yet?)",
+                 (long long)r->time);
         return;
     }
-    if (push_pending(d, r) < 0)
+    int rc = engine_add(d->engine, r);
+    if (rc < 0) {
+        log_msg(LOGL_DEBUG, MOD, "reading of %s at %lld not used: %s", r->device,
+                (long long)r->time, pvtap_strerror(rc));
+        return;
+    }
+    /* Only polls near a boundary can ever give it a value: the others feed
+     * the engine but are not written to the SD card. */
+    int64_t gap = d->max_poll_gap_s;
+    int64_t off = ((r->time % INTERVAL_S) + INTERVAL_S) % INTERVAL_S;
+    if (r->clock == CLOCK_POLL && off > gap && INTERVAL_S - off > gap)
+        return;
+    if (push_pending(d, r) < 0) {
         log_msg(LOGL_ERR, MOD, "out of memory holding a reading of %s", r->device);
-    if (!d->first_pending_ms)
-        d->first_pending_ms = time_mono_ms();
+        return;
+    }
+    /* When to commit: a record at once (after flush_ms); a poll once the
+     * window around its boundary has closed, so one commit covers it. */
+    int64_t now_ms = time_mono_ms();
+    int64_t due = now_ms + d->flush_ms;
+    if (r->clock == CLOCK_POLL) {
+        int64_t window_end = off <= gap ? r->time - off + gap : r->time - off + INTERVAL_S + gap;
+        int64_t wait_s = window_end - time_now_s();
+        due = now_ms + (wait_s > 0 ? wait_s * 1000 : 0) + d->flush_ms;
+    }
+    if (!d->first_pending_ms || due < d->first_pending_ms)
+        d->first_pending_ms = due;
 }
 
 static void drain_queue(struct daemon *d)
@@ -162,6 +189,7 @@ static int flush(struct daemon *d)
     if (rc < 0) {
         store_rollback(d->store);
         d->commit_failures++;
+        d->next_health_ms = 0; /* raise the alert now, not at the next round */
         complain(&d->store_complaint, now, LOGL_ERR, MOD,
                  "cannot write the store %s: %s; %zu readings and %zu intervals kept in memory "
                  "and retried",
@@ -225,6 +253,7 @@ static void start_sinks(struct daemon *d, const struct sink_runtime *rt)
         }
         complain_clear(&s->complaint, MOD, "sink %s started", s->sink->ops->name);
         s->state = SINK_RUNNING;
+        d->alerts_published = UINT64_MAX; /* offer it the current alerts */
         s->last_error[0] = '\0';
         if (s->sink->ops->step)
             s->sink->ops->step(s->sink);
@@ -337,7 +366,6 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
 {
     int64_t watchdog_ms = notify_watchdog_ms();
     int64_t next_watchdog = 0;
-    int64_t flush_ms = d->opt->flush_ms > 0 ? d->opt->flush_ms : FLUSH_DEFAULT_MS;
     bool first_pass_done = false;
     for (;;) {
         struct pollfd fds[MAX_POLLFDS];
@@ -368,8 +396,8 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             if (sdue < due)
                 due = sdue;
         }
-        if (d->first_pending_ms && d->first_pending_ms + flush_ms < due)
-            due = d->first_pending_ms + flush_ms;
+        if (d->first_pending_ms && d->first_pending_ms < due)
+            due = d->first_pending_ms;
         if (watchdog_ms && next_watchdog < due)
             due = next_watchdog;
         if (d->next_status_ms < due)
@@ -426,9 +454,8 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             }
         }
         start_sinks(d, srt);
-        if (d->first_pending_ms &&
-            (now >= d->first_pending_ms + flush_ms || d->n_pending >= PENDING_FLUSH_NOW ||
-             d->opt->until_idle))
+        if ((d->first_pending_ms && now >= d->first_pending_ms) ||
+            d->n_pending >= PENDING_FLUSH_NOW || (d->opt->until_idle && d->first_pending_ms))
             flush(d);
         if (!d->ready_sent) {
             notify_send("READY=1");
@@ -443,6 +470,7 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             send_status_line(d);
             d->next_status_ms = now + STATUS_EVERY_MS;
         }
+        daemon_check_health(d);
         first_pass_done = true;
         if (d->opt->until_idle && daemon_sources_exhausted(d) && d->n_pending == 0 &&
             d->n_dirty == 0 && sinks_idle(d, false) != 0)
@@ -482,6 +510,14 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
     struct engine_params ep;
     engine_params_default(&ep);
     ep.max_power_kW = cfg->env.site.max_power_kW;
+    int gap = 0;
+    for (size_t i = 0; i < cfg->n_sources; i++)
+        if (cfg->sources[i].max_poll_gap_s > gap)
+            gap = cfg->sources[i].max_poll_gap_s;
+    if (gap > 0)
+        ep.max_poll_gap_s = gap;
+    d->max_poll_gap_s = ep.max_poll_gap_s;
+    d->flush_ms = d->opt->flush_ms > 0 ? d->opt->flush_ms : FLUSH_DEFAULT_MS;
     int rc = tz_load(cfg->env.site.timezone, &d->tz);
     if (rc < 0) {
         log_msg(LOGL_ERR, MOD, "time zone %s: %s", cfg->env.site.timezone, pvtap_strerror(rc));
@@ -506,7 +542,7 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
         return rc;
     }
     daemon_status_path(d->opt->runtime_dir, d->status_path, sizeof d->status_path);
-    struct sink_runtime srt = {d->store, d->store_path, d->tz, wall_now};
+    struct sink_runtime srt = {d->store, d->store_path, d->tz, wall_now, d->status_path};
     start_sinks(d, &srt);
     if ((rc = daemon_sources_start_threads(d)) < 0)
         return rc;
@@ -553,6 +589,9 @@ static void teardown(struct daemon *d)
     d->tz = NULL;
     free(d->pending);
     free(d->dirty);
+    free(d->devices);
+    d->devices = NULL;
+    d->n_devices = d->cap_devices = 0;
     d->pending = NULL;
     d->dirty = NULL;
     d->n_pending = d->cap_pending = d->n_dirty = d->cap_dirty = 0;
@@ -569,6 +608,9 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
     pthread_mutex_init(&d.status_lock, NULL);
     pthread_mutex_init(&d.wake_lock, NULL);
     pthread_cond_init(&d.wake, NULL);
+    /* A file-size limit (or a full quota) must fail the write, which the
+     * store reports and survives, not kill the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
     sigset_t old;
     int sig_fd = signal_fd_open(&old);
     if (sig_fd < 0) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "daemon/alerts.h"
 #include "daemon/daemon.h"
 #include "daemon/reading_queue.h"
 #include "engine/engine.h"
@@ -57,6 +58,14 @@ struct sink_rt {
     char last_error[200];
 };
 
+/* A device seen in the readings, for the "device silent" alerts. */
+struct seen_device {
+    char key[80];          /* series + "/" + device */
+    const char *source;    /* the source instance's name (stable) */
+    enum device_kind kind;
+    int64_t last_seen_s;   /* wall clock */
+};
+
 /* A store key whose interval changed but is not committed yet. */
 struct dirty_key {
     const char *series; /* borrowed from the engine (stable for its life) */
@@ -90,11 +99,19 @@ struct daemon {
     size_t n_pending, cap_pending;
     struct dirty_key *dirty;
     size_t n_dirty, cap_dirty;
-    int64_t first_pending_ms; /* when the oldest uncommitted change arrived; 0: none */
+    int64_t first_pending_ms; /* monotonic ms when the pending batch is due; 0: none */
+    int64_t flush_ms;         /* a record waits this long before its commit */
+    int64_t max_poll_gap_s;   /* the engine's: polls further from a boundary are not stored */
+    struct complaint clock_complaint;
     struct complaint store_complaint;
     uint64_t commits, commit_failures, rows_written;
     int64_t last_commit_s;
 
+    struct alert_set alerts;
+    uint64_t alerts_published; /* alerts.version last offered to the sinks */
+    int64_t next_health_ms;
+    struct seen_device *devices;
+    size_t n_devices, cap_devices;
     size_t finite_failures; /* file sources that failed: --until-idle exits 1 */
     int64_t started_s;
     char status_path[1024];
@@ -119,6 +136,10 @@ bool daemon_sources_need_net_raw(const struct daemon *d);
 
 /* daemon.c: the loop's reading sink (counter readings to the engine). */
 void daemon_take_reading(struct daemon *d, const struct reading *r);
+
+/* health.c: device tracking and the alert checks */
+void daemon_note_device(struct daemon *d, const struct reading *r);
+void daemon_check_health(struct daemon *d);
 
 /* status_file.c */
 int daemon_status_write(struct daemon *d);

@@ -82,7 +82,14 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(st, "commit_failures", (double)d->commit_failures);
     cJSON_AddNumberToObject(st, "intervals_written", (double)d->rows_written);
     add_time(st, "last_commit", d->last_commit_s);
-    cJSON_AddArrayToObject(root, "alerts");
+    cJSON *alerts = cJSON_AddArrayToObject(root, "alerts");
+    for (size_t i = 0; i < d->alerts.n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", d->alerts.a[i].id);
+        cJSON_AddStringToObject(o, "text", d->alerts.a[i].text);
+        add_time(o, "since", d->alerts.a[i].since_s);
+        cJSON_AddItemToArray(alerts, o);
+    }
     return root;
 }
 

@@ -1,4 +1,4 @@
-/* The http group: validation of the listen address into struct http_config. */
+/* The http sink: its config group (the listen address) and its run-time hooks around the web server. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,19 @@
 #include "sinks/sink.h"
 #include "sinks/sink_config.h"
 #include "util/err.h"
+#include "util/log.h"
+
+#include "pvtap_build.h"
+#if PVTAP_HAVE_MICROHTTPD
+#include "sinks/http_server.h"
+#endif
+
+/* sink->priv: the settings, then the server while it runs. The settings
+ * come first so the config dump can read them as a struct http_config. */
+struct http_sink {
+    struct http_config c;
+    struct http_server *srv;
+};
 
 int http_listen_parse(const char *text, char *host, size_t host_size, uint16_t *port)
 {
@@ -43,9 +56,10 @@ int http_listen_parse(const char *text, char *host, size_t host_size, uint16_t *
 static int http_create(struct sink *sink, const config_setting_t *g)
 {
     static const char *const keys[] = {"listen", NULL};
-    struct http_config *c = calloc(1, sizeof *c);
-    if (!c)
+    struct http_sink *hs = calloc(1, sizeof *hs);
+    if (!hs)
         return PVTAP_ENOMEM;
+    struct http_config *c = &hs->c;
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
     int rc = cfg_check_keys(g, keys);
     rc |= cfg_string(g, "listen", false, c->listen, sizeof c->listen);
@@ -57,21 +71,56 @@ static int http_create(struct sink *sink, const config_setting_t *g)
         rc = PVTAP_ECONFIG;
     }
     if (rc != 0) {
-        free(c);
+        free(hs);
         return PVTAP_ECONFIG;
     }
-    sink->priv = c;
+    sink->priv = hs;
     return 0;
 }
 
 static void http_dump(const struct sink *sink, FILE *out)
 {
-    const struct http_config *c = sink->priv;
+    const struct http_config *c = &((const struct http_sink *)sink->priv)->c;
     fprintf(out, "  listen = \"%s\";\n", c->listen);
 }
 
+#if PVTAP_HAVE_MICROHTTPD
+static int http_start(struct sink *sink, const struct sink_runtime *rt)
+{
+    struct http_sink *hs = sink->priv;
+    if (hs->srv)
+        return 0;
+    return http_server_start(&hs->c, rt, sink->env ? sink->env->site.name : "", &hs->srv);
+}
+
+static void http_live(struct sink *sink, const struct reading *r)
+{
+    struct http_sink *hs = sink->priv;
+    if (hs->srv)
+        http_server_live(hs->srv, r);
+}
+
+static void http_stop(struct sink *sink)
+{
+    struct http_sink *hs = sink->priv;
+    http_server_stop(hs->srv);
+    hs->srv = NULL;
+}
+#else
+static int http_start(struct sink *sink, const struct sink_runtime *rt)
+{
+    (void)sink;
+    (void)rt;
+    log_msg(LOGL_ERR, "http", "this pvtap was built without libmicrohttpd: no web page");
+    return PVTAP_EUNSUPPORTED;
+}
+#endif
+
 static void http_destroy(struct sink *sink)
 {
+#if PVTAP_HAVE_MICROHTTPD
+    http_stop(sink);
+#endif
     free(sink->priv);
     sink->priv = NULL;
 }
@@ -81,4 +130,9 @@ const struct sink_ops http_sink_ops = {
     .create = http_create,
     .dump = http_dump,
     .destroy = http_destroy,
+    .start = http_start,
+#if PVTAP_HAVE_MICROHTTPD
+    .live = http_live,
+    .stop = http_stop,
+#endif
 };

@@ -22,6 +22,7 @@ struct sink_runtime {
     const char *store_path;  /* for a read-only connection of a sink's own thread */
     const struct tz *tz;     /* site.timezone */
     int64_t (*now_s)(void);  /* the wall clock (tests may fake it) */
+    const char *status_path; /* the daemon's status.json (for the web page's /api/status) */
 };
 
 /* One const table per sink, registered in sinks/sinks.def. A sink runs
@@ -53,6 +54,9 @@ struct sink_ops {
      * still working, negative when what is left cannot be delivered now
      * (why says how many and why). */
     int (*idle)(struct sink *sink, char *why, size_t why_size);
+    /* The active alerts changed: a JSON array of {"id","text","since"}
+     * (borrowed for the call). Also called once after start(). */
+    void (*alerts)(struct sink *sink, const char *alerts_json);
     /* Flush and disconnect (MQTT publishes "offline" first). */
     void (*stop)(struct sink *sink);
 };

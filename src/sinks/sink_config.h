@@ -14,6 +14,7 @@ struct pvoutput_config {
     long long retry_min_s, retry_max_s;
     char ca_file[512];   /* extra CA bundle; default: the system store */
     bool cumulative;     /* c1=1: v1/v3 are lifetime values */
+    long long timeout_s; /* one request's time limit (a hung server is an outage) */
 };
 
 struct mqtt_config {

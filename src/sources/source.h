@@ -57,6 +57,10 @@ struct source {
     /* Set by create() when the input ends (a capture file): the daemon's
      * --until-idle waits for every finite source to be exhausted. */
     bool finite;
+    /* Set by create() of polling sources: how far from a 5-minute boundary
+     * a poll may be and still give it a value (max_poll_gap_s; 0: the
+     * default 60). The engine uses the largest of all sources. */
+    int max_poll_gap_s;
     char name[64];   /* `name` key, else "<type>" or "<type>#<n>" */
     char series[32]; /* `series` key, else ops->default_series */
     const struct pvtap_env *env; /* site, board: borrowed from the config */

@@ -109,6 +109,7 @@ static int wn_create(struct source *src, const config_setting_t *section)
      * thread, and refuses a listener beside them. */
     snprintf(src->port, sizeof src->port, "%s", p->c.sc.port);
     src->transmits = 1;
+    src->max_poll_gap_s = (int)p->c.sc.max_poll_gap_s;
     src->priv = p;
     return 0;
 }

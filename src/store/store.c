@@ -21,7 +21,11 @@
  *             (exact under add/subtract) and per-quantity counts (a quantity
  *             no interval had stays NULL)
  *   outbox    per (sink, series, interval_end): the revision to deliver
- *   meta      key/value: the time zone the totals were built with */
+ *   meta      key/value: the time zone the totals were built with
+ *   sink_kv   (v2) per sink key/value: state a sink must not forget across
+ *             restarts (PVOutput's rate-limit pause)
+ *   sink_sent (v2) per sink, series and slot: the text a sink last delivered
+ *             (or had rejected) there, so only changed values are re-sent */
 
 enum stmt_id {
     S_PUT_RECORD,
@@ -167,8 +171,20 @@ static int migrate_v1(struct store *st)
                 "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;");
 }
 
+static int migrate_v2(struct store *st)
+{
+    return exec(st,
+                "CREATE TABLE sink_kv(sink TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+                " PRIMARY KEY(sink, key)) WITHOUT ROWID;"
+                "CREATE TABLE sink_sent(sink TEXT NOT NULL, series TEXT NOT NULL,"
+                " slot TEXT NOT NULL, text TEXT NOT NULL,"
+                " state TEXT NOT NULL CHECK(state IN ('delivered','rejected')),"
+                " updated_at INTEGER NOT NULL,"
+                " PRIMARY KEY(sink, series, slot)) WITHOUT ROWID;");
+}
+
 /* migrations[v] takes a database at version v to v + 1; append only. */
-static int (*const migrations[])(struct store *) = {migrate_v1};
+static int (*const migrations[])(struct store *) = {migrate_v1, migrate_v2};
 
 static int user_version(struct store *st, int *v)
 {
@@ -856,6 +872,131 @@ int store_outbox_count(struct store *st, const char *sink, enum outbox_state sta
     } else {
         rc = db_fail(st, rc, "counting the outbox");
     }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_outbox_drop_other_series(struct store *st, const char *sink, const char *keep_series,
+                                   int64_t *dropped)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(st, "DELETE FROM outbox WHERE sink = ?1 AND series <> ?2", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, keep_series, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        if (dropped)
+            *dropped = sqlite3_changes(st->db);
+        rc = 0;
+    } else {
+        rc = db_fail(st, rc, "pruning the outbox");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- a sink's own durable state ------------------------------------------ */
+
+int store_sink_get(struct store *st, const char *sink, const char *key, char *out,
+                   size_t out_size, bool *found)
+{
+    *found = false;
+    if (out_size)
+        out[0] = '\0';
+    sqlite3_stmt *s;
+    int rc = prepare(st, "SELECT value FROM sink_kv WHERE sink = ?1 AND key = ?2", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(s, 0);
+        snprintf(out, out_size, "%s", v ? (const char *)v : "");
+        *found = true;
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading a sink's state");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_sink_set(struct store *st, const char *sink, const char *key, const char *value)
+{
+    sqlite3_stmt *s;
+    int rc = value ? prepare(st,
+                             "INSERT OR REPLACE INTO sink_kv(sink, key, value) VALUES(?1, ?2, ?3)",
+                             &s)
+                   : prepare(st, "DELETE FROM sink_kv WHERE sink = ?1 AND key = ?2", &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(s, 3, value, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "writing a sink's state");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static const char *const sent_state_name[] = {"delivered", "rejected"};
+
+int store_sent_get(struct store *st, const char *sink, const char *series, const char *slot,
+                   char *text, size_t text_size, enum store_sent_state *state, bool *found)
+{
+    *found = false;
+    if (text_size)
+        text[0] = '\0';
+    sqlite3_stmt *s;
+    int rc = prepare(st,
+                     "SELECT text, state FROM sink_sent WHERE sink = ?1 AND series = ?2"
+                     " AND slot = ?3",
+                     &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, series, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, slot, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(s, 0);
+        const unsigned char *w = sqlite3_column_text(s, 1);
+        snprintf(text, text_size, "%s", v ? (const char *)v : "");
+        *state = w && strcmp((const char *)w, "rejected") == 0 ? STORE_SENT_REJECTED
+                                                                : STORE_SENT_DELIVERED;
+        *found = true;
+        rc = 0;
+    } else {
+        rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading what a sink sent");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_sent_put(struct store *st, const char *sink, const char *series, const char *slot,
+                   const char *text, enum store_sent_state state, int64_t now_s)
+{
+    if ((int)state < STORE_SENT_DELIVERED || state > STORE_SENT_REJECTED)
+        return PVTAP_EINVAL;
+    sqlite3_stmt *s;
+    int rc = prepare(st,
+                     "INSERT OR REPLACE INTO sink_sent(sink, series, slot, text, state,"
+                     " updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                     &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, series, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, slot, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, sent_state_name[state], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, now_s);
+    rc = sqlite3_step(s);
+    rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "recording what a sink sent");
     sqlite3_finalize(s);
     return rc;
 }

@@ -17,7 +17,7 @@ enum store_open_flags {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 1 };
+enum { STORE_SCHEMA_VERSION = 2 };
 
 /* Open (creating it unless STORE_RDONLY) the database at path, ":memory:"
  * for a private in-memory one; migrate its schema to STORE_SCHEMA_VERSION.
@@ -113,5 +113,25 @@ int store_outbox_mark(struct store *st, const char *sink, const char *series,
                       const char *error, int64_t now_s);
 int store_outbox_count(struct store *st, const char *sink, enum outbox_state state,
                        int64_t *count);
+/* Forget a sink's entries of every series but keep_series (a sink that
+ * uploads one series; *dropped, may be NULL, says how many went). */
+int store_outbox_drop_other_series(struct store *st, const char *sink, const char *keep_series,
+                                   int64_t *dropped);
+
+/* ---- a sink's own durable state (schema v2) -----------------------------
+ * Small key/value pairs a sink must keep across restarts (a rate-limit
+ * pause). value NULL deletes. Not found: *found false, out "". */
+int store_sink_get(struct store *st, const char *sink, const char *key, char *out,
+                   size_t out_size, bool *found);
+int store_sink_set(struct store *st, const char *sink, const char *key, const char *value);
+
+/* What a sink last sent for one slot of a series (PVOutput: the status text
+ * for "yyyymmdd,hh:mm"), so it re-sends only values that changed, and never
+ * again one the far end rejected as it is. */
+enum store_sent_state { STORE_SENT_DELIVERED, STORE_SENT_REJECTED };
+int store_sent_get(struct store *st, const char *sink, const char *series, const char *slot,
+                   char *text, size_t text_size, enum store_sent_state *state, bool *found);
+int store_sent_put(struct store *st, const char *sink, const char *series, const char *slot,
+                   const char *text, enum store_sent_state state, int64_t now_s);
 
 #endif

@@ -22,13 +22,14 @@ ip -n "$tx" link add pvtb0 type veth peer name pvtb1 netns "$rx"
 ip -n "$tx" link set pvtb0 up
 ip -n "$rx" link set pvtb1 up
 ip netns exec "$rx" /usr/bin/time -f "%e %U %S %M" -o "$out/time" \
-    "$pvtap" sniff -i pvtb1 --format none --stats -B 4 2>"$out/stats" &
+    sh -c 'echo $$ >"$1"; exec "$2" sniff -i pvtb1 --format none --stats -B 4' sh "$out/pid" "$pvtap" \
+    2>"$out/stats" &
 pid=$!
 sleep 1
 ip netns exec "$tx" tcpreplay -i pvtb0 --mbps="$mbps" "$file" >"$out/replay" 2>&1
 sleep 1
-# SIGINT to pvtap itself (the child of time), so it prints its stats.
-pkill -INT -P "$pid" -x pvtap 2>/dev/null || kill -INT "$pid"
+# SIGINT to pvtap itself (its pid from the file), so it prints its stats.
+kill -INT "$(cat "$out/pid")"
 wait "$pid" || true
 grep -E 'Actual|Rated' "$out/replay" || true
 read -r wall user sys rss <"$out/time"

@@ -42,6 +42,10 @@ expect_grep "$TMP/err" "no-such.pcap" "the missing file is named"
 # kill -9 soak: 20 kills at random points, then a run to the end.
 "$SIM" --seed 21 --days 20 --inverters 24 -o "$TMP/soak.pcap" --truth-intervals "$TMP/soak.truth.csv" -q
 conf "$TMP/soak.conf" "$TMP/soak.pcap"
+# A clean run first: how long a whole run takes here, so the kills land inside one.
+t0=$(date +%s%N)
+run_idle "$TMP/soak.conf" "$TMP/clean.db" 2>/dev/null
+run_ms=$((($(date +%s%N) - t0) / 1000000))
 RANDOM=42
 kills=0
 for i in $(seq 1 20); do
@@ -50,7 +54,8 @@ for i in $(seq 1 20); do
     "$PVTAP" run -c "$TMP/soak.conf" --db "$TMP/soak.db" --until-idle --no-drop \
         --runtime-dir "$TMP/rt" 2>/dev/null &
     pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 700 + 20)))"
+    ms=$((run_ms * (RANDOM % 90 + 5) / 100))
+    sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
     if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
     wait "$pid" 2>/dev/null || true
 done

@@ -65,6 +65,37 @@ else not_ok "live intervals differ"; head -10 "$TMP/diff"; fi
 owner=$(stat -c %U "$TMP/var/pvtap.db")
 [ "$owner" = nobody ] && ok "the store was created by the unprivileged user" || not_ok "store owned by $owner"
 
+# The store fails mid-day (a file-size limit stands in for a full SD card):
+# reported, an alert raised, nothing lost once it can write again.
+rm -f "$TMP/var/pvtap.db"*
+: >"$TMP/daemon.err"
+# (--no-drop: prlimit may not reach a process that has changed its uid.)
+ip netns exec "$NS" "$PVTAP" run -c "$TMP/live.conf" --no-drop --runtime-dir "$TMP/rt" 2>"$TMP/daemon.err" &
+pid=$!
+sleep 1
+ip netns exec "$NS" tcpreplay -q -i veth0 --pps 300 "$PVTAP_DATA/sample-day.pcap" >"$TMP/replay.out" 2>&1 &
+rpid=$!
+sleep 2
+# Soft limit only: the test may lower and raise it back without privilege.
+prlimit --pid "$pid" --fsize=4096:unlimited || not_ok "prlimit failed"
+seen=""
+for _ in $(seq 40); do
+    grep -q '"id":[[:space:]]*"store"' "$TMP/rt/status.json" 2>/dev/null && { seen=1; break; }
+    sleep 0.25
+done
+[ -n "$seen" ] && ok "store alert in status.json while it fails" ||
+    not_ok "no store alert in status.json while it fails"
+prlimit --pid "$pid" --fsize=unlimited:unlimited || not_ok "prlimit (raise) failed"
+wait "$rpid" || not_ok "tcpreplay failed"
+sleep 3
+kill -TERM "$pid"; wait "$pid" || not_ok "daemon exit status $? after the store failure"
+expect_grep "$TMP/daemon.err" "cannot write the store" "the store failure is reported"
+expect_grep "$TMP/daemon.err" "writable again" "the recovery is reported"
+"$PVTAP" intervals --db "$TMP/var/pvtap.db" --format csv >"$TMP/full.csv"
+if diff <(grep -v ',poll,' "$PVTAP_DATA/sample-day.intervals.csv") "$TMP/full.csv" >"$TMP/diff"; then
+    ok "after the store recovered, intervals equal the truth: nothing lost"
+else not_ok "intervals differ after the store failure"; head -10 "$TMP/diff"; fi
+
 # No sniff source: no capability at all.
 cat >"$TMP/none.conf" <<CONF
 store = { path = "$TMP/var/none.db"; };

@@ -1,0 +1,419 @@
+/* `pvtap listen`: receive-only RS-485, print the readings another master's Modbus polls carry. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "proto/modbus_listen.h"
+#include "proto/wattnode_map.h"
+#include "sources/listen.h"
+#include "sources/serial_config.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+#define CMD "listen"
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: pvtap listen --port DEV [--baud N] [--parity N|E|O] [--address N]\n"
+            "                    [--stats] [--format jsonl|table] [--duration S]\n\n"
+            "Listens to an RS-485 bus that another master (the supervisor) polls, without\n"
+            "ever transmitting, and prints one reading per response it overhears, decoded\n"
+            "through the WattNode register map (the keys of `pvtap poll`, with \"time\").\n\n"
+            "options:\n"
+            "  --port DEV        serial port of the RS-485 adapter (opened read-only)\n"
+            "  --baud N          default 9600;  --parity N|E|O, default N (8N1, as the WattNode)\n"
+            "  --address N       print only this device's responses (default: every address)\n"
+            "  --format F        jsonl (default) or table\n"
+            "  --stats           on exit, print to stderr what the other master polls (address,\n"
+            "                    function, registers, period, seen, answered, errors) and the\n"
+            "                    frame counters\n"
+            "  --duration S      stop after S seconds (default: until SIGINT/SIGTERM)\n\n"
+            "Exit status: 0 ok, 1 the port cannot be opened or read, 2 usage error.\n");
+}
+
+struct listen_opts {
+    char port[256];
+    int baud;
+    char parity;
+    int address;
+    bool table;
+    bool stats;
+    double duration_s;
+};
+
+static bool parse_long(const char *s, long min, long max, long *out)
+{
+    char *end = NULL;
+    if (!s || !*s)
+        return false;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* 0 to run, 1 after --help, 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct listen_opts *o)
+{
+    enum { O_PORT = 256, O_BAUD, O_PARITY, O_ADDRESS, O_FORMAT, O_STATS, O_DURATION, O_HELP };
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, O_PORT},
+        {"baud", required_argument, NULL, O_BAUD},
+        {"parity", required_argument, NULL, O_PARITY},
+        {"address", required_argument, NULL, O_ADDRESS},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"stats", no_argument, NULL, O_STATS},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->baud = 9600;
+    o->parity = 'N';
+    int c;
+    long v;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+        case O_HELP:
+            usage(stdout);
+            return 1;
+        case O_PORT:
+            if (!optarg[0] || strlen(optarg) >= sizeof o->port)
+                return cli_usage_error(CMD, "--port needs a serial device");
+            snprintf(o->port, sizeof o->port, "%s", optarg);
+            break;
+        case O_BAUD:
+            if (!parse_long(optarg, 1, 10000000, &v) || !serial_baud_ok(v))
+                return cli_usage_error(CMD,
+                                       "--baud must be 1200, 2400, 4800, 9600, 19200, 38400, "
+                                       "57600 or 115200, not '%s'", optarg);
+            o->baud = (int)v;
+            break;
+        case O_PARITY:
+            if (strlen(optarg) != 1 || !strchr("NEOneo", optarg[0]))
+                return cli_usage_error(CMD, "--parity must be N, E or O, not '%s'", optarg);
+            o->parity = (char)(optarg[0] & ~0x20); /* upper case */
+            break;
+        case O_ADDRESS:
+            if (!parse_long(optarg, 1, 247, &v))
+                return cli_usage_error(CMD, "--address must be 1..247, not '%s'", optarg);
+            o->address = (int)v;
+            break;
+        case O_FORMAT:
+            if (strcmp(optarg, "jsonl") == 0)
+                o->table = false;
+            else if (strcmp(optarg, "table") == 0)
+                o->table = true;
+            else
+                return cli_usage_error(CMD, "--format must be jsonl or table, not '%s'", optarg);
+            break;
+        case O_STATS:
+            o->stats = true;
+            break;
+        case O_DURATION: {
+            char *end = NULL;
+            double d = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(d > 0 && d <= 1e7))
+                return cli_usage_error(CMD, "--duration must be a number of seconds > 0, not "
+                                            "'%s'", optarg);
+            o->duration_s = d;
+            break;
+        }
+        default:
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!o->port[0])
+        return cli_usage_error(CMD, "--port DEV is needed");
+    return 0;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static bool add_number(cJSON *obj, const char *key, bool present, double v)
+{
+    if (!present)
+        return true;
+    return cJSON_AddNumberToObject(obj, key, v) != NULL;
+}
+
+/* The `pvtap poll` WattNode shape (INTERFACES.md "Record names", docs/modbus.md):
+ * device, address, time, serial, the non-resettable totals, then per-phase
+ * values for each phase whose line-to-neutral voltage is not 0. A response
+ * carries the keys of the registers it read. */
+static cJSON *wattnode_record(const struct listen_decoded *d, int64_t t)
+{
+    cJSON *obj = cJSON_CreateObject();
+    if (!obj)
+        return NULL;
+    char when[32];
+    time_format_iso_utc(t, when, sizeof when);
+    const struct wn_values *v = &d->wn;
+    bool ok = cJSON_AddStringToObject(obj, "device", "wattnode") &&
+              cJSON_AddNumberToObject(obj, "address", d->address) &&
+              cJSON_AddStringToObject(obj, "time", when);
+    if (ok && d->serial[0])
+        ok = cJSON_AddStringToObject(obj, "serial", d->serial) != NULL;
+    ok = ok && add_number(obj, "power_W", v->present[WN_POWER_SUM], v->value[WN_POWER_SUM]);
+    ok = ok && add_number(obj, "energy_net_lifetime_kWh", v->present[WN_ENERGY_SUM_NR],
+                          v->value[WN_ENERGY_SUM_NR]);
+    ok = ok && add_number(obj, "energy_import_lifetime_kWh", v->present[WN_ENERGY_POS_SUM_NR],
+                          v->value[WN_ENERGY_POS_SUM_NR]);
+    ok = ok && add_number(obj, "energy_export_lifetime_kWh", v->present[WN_ENERGY_NEG_SUM_NR],
+                          v->value[WN_ENERGY_NEG_SUM_NR]);
+    ok = ok && add_number(obj, "voltage_V", v->present[WN_VOLT_AVG_LN], v->value[WN_VOLT_AVG_LN]);
+    ok = ok && add_number(obj, "frequency_Hz", v->present[WN_FREQ], v->value[WN_FREQ]);
+    static const struct {
+        char name;
+        enum wn_field power, volt;
+    } phases[] = {{'A', WN_POWER_A, WN_VOLT_A}, {'B', WN_POWER_B, WN_VOLT_B},
+                  {'C', WN_POWER_C, WN_VOLT_C}};
+    for (size_t i = 0; i < 3 && ok; i++) {
+        if (!v->present[phases[i].volt] || v->value[phases[i].volt] == 0)
+            continue;
+        char key[24];
+        snprintf(key, sizeof key, "power_%c_W", phases[i].name);
+        ok = add_number(obj, key, v->present[phases[i].power], v->value[phases[i].power]);
+        snprintf(key, sizeof key, "voltage_%c_V", phases[i].name);
+        ok = ok && add_number(obj, key, true, v->value[phases[i].volt]);
+    }
+    if (!ok) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static int print_record(cJSON *obj, bool table)
+{
+    if (!table) {
+        char *text = cJSON_PrintUnformatted(obj);
+        if (!text)
+            return PVTAP_ENOMEM;
+        puts(text);
+        cJSON_free(text);
+    } else {
+        for (cJSON *it = obj->child; it; it = it->next) {
+            if (cJSON_IsString(it)) {
+                printf("%-28s %s\n", it->string, it->valuestring);
+            } else if (cJSON_IsNumber(it)) {
+                char *text = cJSON_PrintUnformatted(it);
+                printf("%-28s %s\n", it->string, text ? text : "?");
+                cJSON_free(text);
+            }
+        }
+        putchar('\n');
+    }
+    /* One line per response as it happens: a pipe reader sees it at once. */
+    fflush(stdout);
+    return 0;
+}
+
+/* "EnergySum..Freq": the map's names for the registers of a read, so a user
+ * sees what the other master's poll makes available. */
+static void describe_regs(uint16_t start, uint16_t count, char *out, size_t size)
+{
+    size_t n;
+    const struct wn_reg *map = wattnode_map(&n);
+    const char *first = NULL, *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t a = wn_wire_addr(map[i].doc_reg);
+        if (a >= start && a + wn_reg_width(&map[i]) <= (size_t)start + count) {
+            if (!first)
+                first = map[i].name;
+            last = map[i].name;
+        }
+    }
+    if (!first)
+        snprintf(out, size, "-");
+    else if (first == last)
+        snprintf(out, size, "WattNode %s", first);
+    else
+        snprintf(out, size, "WattNode %s..%s", first, last);
+}
+
+static void print_stats(const struct modbus_listen *bus)
+{
+    size_t n;
+    const struct modbus_listen_poll *polls = modbus_listen_polls(bus, &n);
+    fprintf(stderr, "what the other master polls:\n");
+    fprintf(stderr, "%7s %3s %9s %5s %9s %6s %8s %6s %6s  %s\n", "address", "fc", "registers",
+            "count", "period_s", "seen", "answered", "exc", "errors", "holds");
+    for (size_t i = 0; i < n; i++) {
+        const struct modbus_listen_poll *p = &polls[i];
+        char regs[16] = "-", what[96] = "-";
+        if (p->function >= 1 && p->function <= 4) {
+            /* Documented (1-based) register numbers, as the device manuals write them. */
+            snprintf(regs, sizeof regs, "%u", (unsigned)p->start + 1);
+            if (p->function == 3 || p->function == 4)
+                describe_regs(p->start, p->count, what, sizeof what);
+        }
+        fprintf(stderr, "%7u %3u %9s %5u %9.3f %6llu %8llu %6llu %6llu  %s\n",
+                (unsigned)p->address, (unsigned)p->function, regs, (unsigned)p->count,
+                (double)modbus_listen_poll_period_us(p) / 1e6, (unsigned long long)p->seen,
+                (unsigned long long)p->answered, (unsigned long long)p->exceptions,
+                (unsigned long long)p->unanswered, what);
+    }
+    const struct modbus_listen_stats *s = &bus->stats;
+    fprintf(stderr,
+            "bytes %llu, frames %llu (requests %llu, responses %llu), crc errors %llu, "
+            "unanswered %llu, stray responses %llu, noise bytes %llu\n",
+            (unsigned long long)s->bytes, (unsigned long long)s->frames,
+            (unsigned long long)s->requests, (unsigned long long)s->responses,
+            (unsigned long long)s->crc_errors, (unsigned long long)s->unanswered,
+            (unsigned long long)s->stray_responses, (unsigned long long)s->noise_bytes);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct run {
+    const struct listen_opts *o;
+    struct modbus_listen *bus;
+    struct listen_decoder dec;
+    struct modbus_listen_event ev;
+    struct listen_decoded out;
+};
+
+static int drain(struct run *r)
+{
+    while (modbus_listen_next(r->bus, &r->ev) == 1) {
+        const struct modbus_listen_event *ev = &r->ev;
+        if (ev->kind != MBL_RESPONSE || (r->o->address && ev->address != r->o->address))
+            continue;
+        if (!listen_decode(&r->dec, ev, &r->out))
+            continue;
+        if (r->out.rows == 0)
+            continue; /* every value failed its sanity range: nothing to print */
+        /* The wall-clock time of the response's last byte. */
+        int64_t t = time_now_s() - (mono_us() - ev->t_us) / 1000000;
+        cJSON *obj = wattnode_record(&r->out, t);
+        if (!obj)
+            return PVTAP_ENOMEM;
+        int rc = print_record(obj, r->o->table);
+        cJSON_Delete(obj);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int cmd_listen_main(int argc, char **argv)
+{
+    struct listen_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc == 1)
+        return EXIT_OK;
+    if (rc != 0)
+        return EXIT_USAGE;
+
+    int fd = listen_port_open(o.port, o.baud, o.parity);
+    if (fd < 0) {
+        fprintf(stderr, "pvtap listen: cannot open %s: %s\n", o.port,
+                fd == PVTAP_EIO ? strerror(errno) : pvtap_strerror(fd));
+        return EXIT_RUNTIME;
+    }
+    int lat = listen_latency_ms(o.port);
+    if (lat > 1)
+        fprintf(stderr,
+                "pvtap listen: warning: %s's latency timer is %d ms (bytes arrive in bursts); "
+                "frames are still split by content, but set it to 1: "
+                "echo 1 > /sys/bus/usb-serial/devices/<ttyUSBn>/latency_timer "
+                "(the shipped udev rule does it)\n", o.port, lat);
+
+    struct modbus_listen *bus = malloc(sizeof *bus);
+    if (!bus) {
+        close(fd);
+        fprintf(stderr, "pvtap listen: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    modbus_listen_init(bus, o.baud, o.parity, lat > 0 ? (int64_t)lat * 1000 : 0);
+    struct run r = {.o = &o, .bus = bus};
+
+    g_stop = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns on a signal */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int64_t end_us = o.duration_s > 0 ? mono_us() + (int64_t)(o.duration_s * 1e6) : INT64_MAX;
+    int status = EXIT_OK;
+    while (!g_stop) {
+        int64_t now = mono_us();
+        if (now >= end_us)
+            break;
+        int64_t wait_ms = (end_us - now) / 1000 + 1;
+        if (wait_ms > 200)
+            wait_ms = 200; /* the tick that gives up on a cut frame */
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, (int)wait_ms);
+        if (n < 0 && errno != EINTR) {
+            fprintf(stderr, "pvtap listen: poll: %s\n", strerror(errno));
+            status = EXIT_RUNTIME;
+            break;
+        }
+        if (n > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP))) {
+            uint8_t buf[512];
+            ssize_t got = read(fd, buf, sizeof buf);
+            if (got < 0 && errno != EAGAIN && errno != EINTR) {
+                fprintf(stderr, "pvtap listen: read %s: %s\n", o.port, strerror(errno));
+                status = EXIT_RUNTIME;
+                break;
+            }
+            int64_t t = mono_us();
+            for (size_t off = 0; got > 0 && off < (size_t)got;) {
+                off += modbus_listen_feed(bus, buf + off, (size_t)got - off, t);
+                if (drain(&r) < 0) {
+                    status = EXIT_RUNTIME;
+                    break;
+                }
+            }
+            if (got == 0 && (pfd.revents & POLLHUP))
+                usleep(10000); /* a pty without a master: no busy loop */
+        }
+        modbus_listen_tick(bus, mono_us());
+        if (drain(&r) < 0) {
+            status = EXIT_RUNTIME;
+            break;
+        }
+    }
+    modbus_listen_finish(bus);
+    if (drain(&r) < 0)
+        status = EXIT_RUNTIME;
+    if (o.stats)
+        print_stats(bus);
+    free(bus);
+    close(fd);
+    return status;
+}

@@ -1,0 +1,32 @@
+# The page in a real browser: headless Debian chromium driven by playwright-core
+# (tests/web, `npm ci`) loads a replayed day, the graph's points must match the
+# store, a click goes to the day before, screenshots land in the build dir.
+. "$(dirname "$0")/lib.sh"
+. "$PVTAP_SRC/tests/web/serve_day.sh"
+trap 'web_stop; rm -rf "$TMP"' EXIT
+grep -q 'PVTAP_HAVE_MICROHTTPD 1' "$PVTAP_BUILD/generated/pvtap_build.h" || {
+    echo "built without libmicrohttpd"; exit 77; }
+command -v node >/dev/null || { not_ok "node is needed (Debian nodejs)"; finish; exit 1; }
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "# no chromium at ${CHROMIUM:-/usr/bin/chromium}: apt-get install chromium"; exit 77; }
+
+# playwright-core, pinned by tests/web/package-lock.json, installed once per build dir
+W=$PVTAP_BUILD/web-test
+mkdir -p "$W"
+cp "$PVTAP_SRC/tests/web/package.json" "$PVTAP_SRC/tests/web/package-lock.json" "$PVTAP_SRC/tests/web/browser_test.mjs" "$W/"
+if ! cmp -s "$W/package-lock.json" "$W/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    (cd "$W" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error) \
+        || { not_ok "npm ci (playwright-core)"; finish; exit 1; }
+    cp "$W/package-lock.json" "$W/node_modules/.package-lock.json.installed"
+fi
+
+web_start || { not_ok "daemon serving"; finish; exit 1; }
+ok "pvtap run serves $WEB_URL"
+"$PVTAP" intervals -c "$WEB_CONF" --from 2017-06-07 --to 2017-06-08 --format jsonl \
+    | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))' >"$TMP/day.json"
+"$PVTAP" intervals -c "$WEB_CONF" --from 2017-06-06 --to 2017-06-07 --format jsonl \
+    | python3 -c 'import json,sys; print(json.dumps([json.loads(l) for l in sys.stdin]))' >"$TMP/day.prev.json"
+rc=0
+node "$W/browser_test.mjs" "$WEB_URL" 2017-06-07 sniff "$TMP/day.json" "$PVTAP_BUILD" || rc=$?
+[ "$rc" = 77 ] && exit 77
+[ "$rc" = 0 ] && ok "browser test ($PVTAP_BUILD/web-day.png)" || not_ok "browser test"
+finish

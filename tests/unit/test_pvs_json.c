@@ -1,0 +1,510 @@
+/* Unit tests: pvs-api answers (both API generations) -> devices -> readings; URL and pin. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/pvs_json.h"
+#include "proto/pvs_pin.h"
+#include "util/err.h"
+#include "util/timeutil.h"
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static char *read_data(const char *name, size_t *len)
+{
+    const char *dir = getenv("PVTAP_DATA");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pvs/%s", dir ? dir : "tests/data", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    char *buf = malloc(1 << 20);
+    assert_non_null(buf);
+    *len = fread(buf, 1, (1 << 20) - 1, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static const struct pvs_device *find(const struct pvs_answer *a, const char *serial)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->dev[i].serial, serial) == 0)
+            return &a->dev[i];
+    return NULL;
+}
+
+enum { MAX_COLLECT = 256 };
+struct collected {
+    struct reading r[MAX_COLLECT];
+    char device[MAX_COLLECT][32];
+    size_t n;
+};
+
+static void collect(void *ctx, const struct reading *r)
+{
+    struct collected *c = ctx;
+    assert_true(c->n < MAX_COLLECT);
+    c->r[c->n] = *r;
+    snprintf(c->device[c->n], sizeof c->device[0], "%s", r->device);
+    c->n++;
+}
+
+static const struct reading *reading_of(const struct collected *c, const char *device,
+                                        enum quantity q)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->r[i].q == q && strcmp(c->device[i], device) == 0)
+            return &c->r[i];
+    return NULL;
+}
+
+/* ---- the field mapping, table-driven ------------------------------------------ */
+
+/* One expected value of one device of a sample file. present = false: the
+ * field must be absent (an empty string, a key the device does not have). */
+struct field_case {
+    const char *file;
+    enum pvs_api api;
+    const char *serial;
+    enum pvs_dev_kind kind;
+    enum pvs_field f;
+    bool present;
+    double value;
+};
+
+static const struct field_case field_cases[] = {
+    /* DeviceList: strings -> numbers, kW -> W */
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER,
+     PF_ENERGY_LIFETIME_KWH, true, 2604.2078},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_POWER_W, true,
+     296.3},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_VOLTAGE_V, true,
+     245.03},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_CURRENT_A, true,
+     1.21},
+    /* older firmware: p_mpptsum_kw stands in for p_mppt1_kw */
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_DC_POWER_W,
+     true, 305.1},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00122307107854", PVS_DEV_INVERTER, PF_DC_POWER_W,
+     true, 321.2},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_DC_VOLTAGE_V,
+     true, 56.0065},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_DC_CURRENT_A,
+     true, 5.4478},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_TEMPERATURE_C,
+     true, 38},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00121936040123", PVS_DEV_INVERTER, PF_FREQUENCY_HZ,
+     true, 60.0096},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00122308008125", PVS_DEV_INVERTER, PF_STATUS, true,
+     4},
+    /* an empty string is no value, never 0 */
+    {"devicelist.json", PVS_API_DEVICELIST, "E00122308008125", PVS_DEV_INVERTER, PF_POWER_W, false,
+     0},
+    {"devicelist.json", PVS_API_DEVICELIST, "E00122308008125", PVS_DEV_INVERTER, PF_DC_POWER_W,
+     false, 0},
+    /* meters: c is the net meter, p the production meter */
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 3210.88},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_IMPORT_LIFETIME_KWH, true, 13087.42},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_EXPORT_LIFETIME_KWH, true, 9876.54},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_POWER_W, true,
+     -2451.7},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_REACTIVE_VAR,
+     true, 1142.8},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_APPARENT_VA,
+     true, 2705.1},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_POWER_FACTOR,
+     true, -0.9063},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_POWER_L1_W,
+     true, -1302.1},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_POWER_L2_W,
+     true, -1149.6},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_VOLTAGE_L1_V,
+     true, 122.3961},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_VOLTAGE_L1L2_V,
+     true, 244.8165},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_CURRENT_L2_A,
+     true, 9.4127},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_CT_SCALE, true,
+     100},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736p", PVS_DEV_PRODUCTION_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 21544.31},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736p", PVS_DEV_PRODUCTION_METER, PF_POWER_W,
+     true, 3821.1},
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736p", PVS_DEV_PRODUCTION_METER,
+     PF_ENERGY_IMPORT_LIFETIME_KWH, false, 0},
+    /* a meter key on an inverter is not read, nor an inverter key on a meter */
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER, PF_VOLTAGE_V,
+     false, 0},
+    {"devicelist.json", PVS_API_DEVICELIST, "ZT163485000441C1876", PVS_DEV_SUPERVISOR,
+     PF_DL_COMM_ERR, true, 335},
+    {"devicelist.json", PVS_API_DEVICELIST, "ZT163485000441C1876", PVS_DEV_SUPERVISOR,
+     PF_DL_CPU_LOAD, true, 0.27},
+    /* varserver: numbers, or numeric strings on some firmware */
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 3210.88},
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_IMPORT_LIFETIME_KWH, true, 13087.42},
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_EXPORT_LIFETIME_KWH, true, 9876.54},
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER, PF_POWER_W, true,
+     -2451.7},
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER, PF_VOLTAGE_L2_V, true,
+     122.4204},
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736p", PVS_DEV_PRODUCTION_METER, PF_POWER_W, true,
+     3821.10643},
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736p", PVS_DEV_PRODUCTION_METER, PF_CT_SCALE, true,
+     50},
+    {"vars_inverter.json", PVS_API_VARS, "E00121936040123", PVS_DEV_INVERTER,
+     PF_ENERGY_LIFETIME_KWH, true, 2604.2078},
+    {"vars_inverter.json", PVS_API_VARS, "E00121936040123", PVS_DEV_INVERTER, PF_DC_POWER_W, true,
+     305.1},
+    {"vars_inverter.json", PVS_API_VARS, "E00121936040123", PVS_DEV_INVERTER, PF_TEMPERATURE_C,
+     true, 38},
+    {"vars_inverter.json", PVS_API_VARS, "E00122307107854", PVS_DEV_INVERTER,
+     PF_ENERGY_LIFETIME_KWH, true, 686.5164},
+    {"vars_inverter.json", PVS_API_VARS, "E00122307107854", PVS_DEV_INVERTER, PF_POWER_W, true,
+     312.7},
+    {"vars_inverter.json", PVS_API_VARS, "E00122308008125", PVS_DEV_INVERTER, PF_DC_POWER_W, true,
+     0.68},
+    {"vars_inverter.json", PVS_API_VARS, "E00122308008125", PVS_DEV_INVERTER, PF_POWER_W, false, 0},
+    {"vars_inverter.json", PVS_API_VARS, "E00122308008125", PVS_DEV_INVERTER, PF_STATUS, false, 0},
+    /* the flat form */
+    {"vars_meter_flat.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 3210.88},
+    {"vars_meter_flat.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER,
+     PF_ENERGY_EXPORT_LIFETIME_KWH, true, 9876.54},
+    {"vars_meter_flat.json", PVS_API_VARS, "PVS6M20281736p", PVS_DEV_PRODUCTION_METER, PF_POWER_W,
+     true, 3821.1},
+};
+
+static int parse_file(const char *file, enum pvs_api api, struct pvs_answer *a)
+{
+    size_t len;
+    char *body = read_data(file, &len);
+    int rc = api == PVS_API_DEVICELIST ? pvs_parse_devicelist(body, len, a)
+                                       : pvs_parse_vars(body, len, a);
+    free(body);
+    return rc;
+}
+
+static void field_mapping(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof field_cases / sizeof field_cases[0]; i++) {
+        const struct field_case *c = &field_cases[i];
+        struct pvs_answer a = {0};
+        assert_int_equal(parse_file(c->file, c->api, &a), 0);
+        const struct pvs_device *d = find(&a, c->serial);
+        if (!d)
+            fail_msg("case %zu: %s not in %s", i, c->serial, c->file);
+        if (d->kind != c->kind)
+            fail_msg("case %zu: %s is %s, wanted %s", i, c->serial, pvs_dev_kind_name(d->kind),
+                     pvs_dev_kind_name(c->kind));
+        if (d->present[c->f] != c->present)
+            fail_msg("case %zu: %s %s present %d, wanted %d", i, c->serial, pvs_field_name(c->f),
+                     d->present[c->f], c->present);
+        /* exact: the kW -> W snap leaves the nearest double of the decimal */
+        if (c->present && d->value[c->f] != c->value)
+            fail_msg("case %zu: %s %s = %.17g, wanted %.17g", i, c->serial, pvs_field_name(c->f),
+                     d->value[c->f], c->value);
+        pvs_answer_free(&a);
+    }
+}
+
+static void whole_answers(void **state)
+{
+    (void)state;
+    struct pvs_answer a = {0};
+    assert_int_equal(parse_file("devicelist.json", PVS_API_DEVICELIST, &a), 0);
+    assert_int_equal(a.n, 6);
+    assert_int_equal(a.bad_values, 0);
+    assert_int_equal(a.dev[0].kind, PVS_DEV_SUPERVISOR);
+    assert_string_equal(a.dev[0].firmware, "2021.9, Build 41001");
+    const struct pvs_device *c = find(&a, "PVS6M20281736c");
+    assert_string_equal(c->subtype, "NET_CONSUMPTION_LOADSIDE");
+    assert_string_equal(c->model, "PVS6M0400c");
+    assert_false(c->has_time); /* DeviceList: poll clock */
+    const struct pvs_device *asleep = find(&a, "E00122308008125");
+    assert_string_equal(asleep->state, "error");
+    pvs_answer_free(&a);
+
+    /* The two varserver queries append to one answer. */
+    assert_int_equal(parse_file("vars_meter.json", PVS_API_VARS, &a), 0);
+    assert_int_equal(parse_file("vars_inverter.json", PVS_API_VARS, &a), 0);
+    assert_int_equal(a.n, 5);
+    const struct pvs_device *inv = find(&a, "E00122308008125");
+    int64_t t;
+    assert_int_equal(time_parse_iso_utc("2024-04-16T23:40:00Z", &t), 0);
+    assert_true(inv->has_time);
+    assert_int_equal(inv->time_s, t);
+    pvs_answer_free(&a);
+
+    /* livedata in the flat form is not a device */
+    assert_int_equal(parse_file("vars_meter_flat.json", PVS_API_VARS, &a), 0);
+    assert_int_equal(a.n, 2);
+    pvs_answer_free(&a);
+}
+
+/* ---- bodies that are not what we want ------------------------------------------ */
+
+static const struct bad_case {
+    const char *name;
+    enum pvs_api api;
+    const char *body;
+    int rc;
+} bad_cases[] = {
+    {"PVS2 HTML", PVS_API_DEVICELIST, "\r\n<!DOCTYPE html><html><body>PVS2</body></html>",
+     PVTAP_ENOTMINE},
+    {"HTML to vars", PVS_API_VARS, "<html><body>login</body></html>", PVTAP_ENOTMINE},
+    {"plain text", PVS_API_DEVICELIST, "Internal error", PVTAP_ENOTMINE},
+    {"empty", PVS_API_DEVICELIST, "", PVTAP_ENOTMINE},
+    {"truncated JSON", PVS_API_DEVICELIST, "{\"devices\":[{\"SERIAL\":\"E1\"", PVTAP_ECORRUPT},
+    {"no devices", PVS_API_DEVICELIST, "{\"result\":\"succeed\"}", PVTAP_ECORRUPT},
+    {"failed result", PVS_API_DEVICELIST, "{\"devices\":[],\"result\":\"failed\"}", PVTAP_ECORRUPT},
+    {"array at the top", PVS_API_VARS, "[1,2]", PVTAP_ECORRUPT},
+    {"empty list is fine", PVS_API_DEVICELIST, "{\"devices\":[],\"result\":\"succeed\"}", 0},
+    {"empty vars is fine", PVS_API_VARS, "{}", 0},
+};
+
+static void bad_bodies(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const struct bad_case *c = &bad_cases[i];
+        struct pvs_answer a = {0};
+        size_t len = strlen(c->body);
+        int rc = c->api == PVS_API_DEVICELIST ? pvs_parse_devicelist(c->body, len, &a)
+                                              : pvs_parse_vars(c->body, len, &a);
+        if (rc != c->rc)
+            fail_msg("%s: rc %d, wanted %d", c->name, rc, c->rc);
+        assert_int_equal(a.n, 0);
+        pvs_answer_free(&a);
+    }
+    size_t len;
+    char *html = read_data("pvs2.html", &len);
+    assert_true(pvs_body_is_html(html, len));
+    free(html);
+}
+
+static void odd_entries(void **state)
+{
+    (void)state;
+    /* a battery, a meter with no role letter, a non-number, an entry with
+     * no serial: skipped or left out and counted, the rest kept */
+    static const char body[] =
+        "{\"devices\":["
+        "{\"DEVICE_TYPE\":\"ESS\",\"SERIAL\":\"BAT1\",\"soc_val\":\"0.8\"},"
+        "{\"DEVICE_TYPE\":\"Power Meter\",\"SERIAL\":\"PVS6M1x\",\"net_ltea_3phsum_kwh\":\"1\"},"
+        "{\"DEVICE_TYPE\":\"Inverter\",\"ltea_3phsum_kwh\":\"5\"},"
+        "{\"DEVICE_TYPE\":\"Inverter\",\"SERIAL\":\"E1\",\"ltea_3phsum_kwh\":\"12.5\","
+        "\"p_3phsum_kw\":\"n/a\",\"freq_hz\":\" 60.0 \"},"
+        "{\"SERIAL\":\"E2\",\"ltea_3phsum_kwh\":\"7\"},"
+        "{\"DEVICE_TYPE\":\"Power Meter\",\"TYPE\":\"PVS5-METER-C\",\"SERIAL\":\"M9\","
+        "\"net_ltea_3phsum_kwh\":\"-3.5\"}"
+        "],\"result\":\"succeed\"}";
+    struct pvs_answer a = {0};
+    assert_int_equal(pvs_parse_devicelist(body, sizeof body - 1, &a), 0);
+    assert_int_equal(a.n, 3);
+    assert_int_equal(a.unknown_devices, 3);
+    assert_int_equal(a.bad_values, 1);
+    const struct pvs_device *e1 = find(&a, "E1");
+    assert_false(e1->present[PF_POWER_W]);
+    assert_true(e1->value[PF_FREQUENCY_HZ] == 60.0);
+    assert_int_equal(find(&a, "E2")->kind, PVS_DEV_INVERTER);
+    const struct pvs_device *m9 = find(&a, "M9");
+    assert_int_equal(m9->kind, PVS_DEV_NET_METER); /* role from TYPE ...-C */
+    assert_true(m9->value[PF_ENERGY_NET_LIFETIME_KWH] == -3.5);
+    pvs_answer_free(&a);
+}
+
+/* ---- readings and their clocks ---------------------------------------------------- */
+
+static void readings_devicelist(void **state)
+{
+    (void)state;
+    struct pvs_answer a = {0};
+    assert_int_equal(parse_file("devicelist.json", PVS_API_DEVICELIST, &a), 0);
+    struct collected c = {0};
+    struct reading_sink sink = {collect, &c};
+    const int64_t poll_s = 1713311117; /* not on the grid: a poll's own time */
+    unsigned dropped = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < a.n; i++)
+        total += pvs_device_emit(&a.dev[i], PVS_API_DEVICELIST, "pvs-api", poll_s, &sink, &dropped);
+    assert_int_equal(total, c.n);
+    assert_int_equal(dropped, 0);
+    for (size_t i = 0; i < c.n; i++) {
+        assert_int_equal(c.r[i].clock, CLOCK_POLL);
+        assert_int_equal(c.r[i].time, poll_s);
+        assert_string_equal(c.r[i].series, "pvs-api");
+        assert_string_equal(c.r[i].source, "pvs-api");
+        assert_true(strcmp(c.device[i], "ZT163485000441C1876") != 0); /* supervisor: none */
+    }
+    const struct reading *r = reading_of(&c, "E00121936040123", Q_ENERGY_LIFETIME_KWH);
+    assert_non_null(r);
+    assert_int_equal(r->kind, DEVICE_INVERTER);
+    assert_true(r->value == 2604.2078);
+    r = reading_of(&c, "PVS6M20281736c", Q_ENERGY_NET_LIFETIME_KWH);
+    assert_non_null(r);
+    assert_int_equal(r->kind, DEVICE_NET_METER);
+    r = reading_of(&c, "PVS6M20281736c", Q_ENERGY_EXPORT_LIFETIME_KWH);
+    assert_non_null(r);
+    assert_true(r->value == 9876.54);
+    r = reading_of(&c, "PVS6M20281736p", Q_ENERGY_NET_LIFETIME_KWH);
+    assert_non_null(r);
+    assert_int_equal(r->kind, DEVICE_PRODUCTION_METER);
+    assert_null(reading_of(&c, "E00122308008125", Q_POWER_W)); /* empty: absent */
+    pvs_answer_free(&a);
+}
+
+static void readings_vars(void **state)
+{
+    (void)state;
+    struct pvs_answer a = {0};
+    assert_int_equal(parse_file("vars_meter_flat.json", PVS_API_VARS, &a), 0);
+    assert_int_equal(parse_file("vars_inverter.json", PVS_API_VARS, &a), 0);
+    struct collected c = {0};
+    struct reading_sink sink = {collect, &c};
+    const int64_t poll_s = 1713311290;
+    unsigned dropped = 0;
+    for (size_t i = 0; i < a.n; i++)
+        pvs_device_emit(&a.dev[i], PVS_API_VARS, "pvs-api", poll_s, &sink, &dropped);
+    int64_t t45, t40, t47;
+    time_parse_iso_utc("2024-04-16T23:45:00Z", &t45);
+    time_parse_iso_utc("2024-04-16T23:40:00Z", &t40);
+    time_parse_iso_utc("2024-04-16T23:47:13Z", &t47);
+    /* on the grid: records at msmtEps */
+    const struct reading *r = reading_of(&c, "PVS6M20281736c", Q_ENERGY_NET_LIFETIME_KWH);
+    assert_non_null(r);
+    assert_int_equal(r->clock, CLOCK_RECORD);
+    assert_int_equal(r->time, t45);
+    r = reading_of(&c, "E00122308008125", Q_ENERGY_LIFETIME_KWH);
+    assert_non_null(r);
+    assert_int_equal(r->clock, CLOCK_RECORD);
+    assert_int_equal(r->time, t40);
+    /* off the grid: the counter is left out, the live value kept */
+    assert_int_equal(dropped, 1);
+    assert_null(reading_of(&c, "PVS6M20281736p", Q_ENERGY_NET_LIFETIME_KWH));
+    r = reading_of(&c, "PVS6M20281736p", Q_POWER_W);
+    assert_non_null(r);
+    assert_int_equal(r->time, t47);
+    assert_int_equal(r->clock, CLOCK_POLL);
+    pvs_answer_free(&a);
+}
+
+/* ---- URL and pin ------------------------------------------------------------------- */
+
+static const struct url_case {
+    const char *in;
+    const char *out; /* NULL: refused */
+} url_cases[] = {
+    {"http://172.27.153.1", "http://172.27.153.1"},
+    {"http://172.27.153.1/", "http://172.27.153.1"},
+    {"HTTPS://pvs6.local:8443//", "HTTPS://pvs6.local:8443"},
+    {"https://[fe80::1]:443", "https://[fe80::1]:443"},
+    {"http://proxy.lan/pvs/", "http://proxy.lan/pvs"},
+    {"http://172.27.153.1/cgi-bin/dl_cgi?Command=DeviceList", NULL},
+    {"ftp://172.27.153.1", NULL},
+    {"172.27.153.1", NULL},
+    {"http://", NULL},
+    {"http:///x", NULL},
+    {"https://ssm_owner:12345@pvs6", NULL},
+    {"http://pvs6:0", NULL},
+    {"http://pvs6:65536", NULL},
+    {"http://pvs6:80x", NULL},
+    {"http://pvs 6", NULL},
+    {"http://pvs6#frag", NULL},
+    {"https://[fe80::1", NULL},
+};
+
+static void urls(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof url_cases / sizeof url_cases[0]; i++) {
+        char out[256], why[160] = "";
+        int rc = pvs_url_normalize(url_cases[i].in, out, sizeof out, why, sizeof why);
+        if (url_cases[i].out) {
+            if (rc != 0)
+                fail_msg("%s refused: %s", url_cases[i].in, why);
+            assert_string_equal(out, url_cases[i].out);
+        } else {
+            if (rc == 0)
+                fail_msg("%s accepted as %s", url_cases[i].in, out);
+            assert_true(why[0] != '\0');
+        }
+    }
+    char small[16], why[160];
+    assert_int_equal(pvs_url_normalize("http://a-rather-long-host.example", small, sizeof small,
+                                       why, sizeof why),
+                     PVTAP_ELIMIT);
+    assert_true(pvs_url_is_https("https://x"));
+    assert_false(pvs_url_is_https("http://x"));
+}
+
+/* openssl x509 -pubkey | openssl pkey -pubin -outform der | openssl dgst -sha256:
+ * 97af5ceeb6dd74f220194c389cb174474f47d8604347818f483d96e5ea55192d */
+#define PIN_B64 "l69c7rbddPIgGUw4nLF0R09H2GBDR4GPSD2W5epVGS0="
+#define PIN_HEX "97af5ceeb6dd74f220194c389cb174474f47d8604347818f483d96e5ea55192d"
+
+static const struct pin_case {
+    const char *in;
+    bool ok;
+} pin_cases[] = {
+    {"sha256//" PIN_B64, true},
+    {"SHA256//" PIN_B64, true},
+    {PIN_B64, true},
+    {PIN_HEX, true},
+    {"97:AF:5C:EE:B6:DD:74:F2:20:19:4C:38:9C:B1:74:47:4F:47:D8:60:43:47:81:8F:48:3D:96:E5:EA:55:"
+     "19:2D",
+     true},
+    {"", false},
+    {"sha256//", false},
+    {"sha256//l69c7rbddPIgGUw4nLF0R09H2GBDR4GPSD2W5epVGS0", false},            /* no '=' */
+    {"sha256//l69c7rbddPIgGUw4nLF0R09H2GBDR4GPSD2W5epVGS1=", false},           /* non-canonical */
+    {"sha256//l69c7rbddPIgGUw4nLF0R09H2GBDR4GPSD2W5epVGS0==", false},          /* too long */
+    {"sha256//l69c7rbddPIgGUw4nLF0R09H2GBDR4GPSD2W5ep!GS0=", false},           /* not base64 */
+    {"97af5ceeb6dd74f220194c389cb174474f47d8604347818f483d96e5ea5519", false}, /* 31 bytes */
+    {PIN_HEX "00", false},
+    {"sha1//AAAA", false},
+};
+
+static void pins(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof pin_cases / sizeof pin_cases[0]; i++) {
+        char out[PVS_PIN_SIZE];
+        int rc = pvs_pin_normalize(pin_cases[i].in, out, sizeof out);
+        if (pin_cases[i].ok) {
+            if (rc != 0)
+                fail_msg("pin %zu refused: %s", i, pin_cases[i].in);
+            assert_string_equal(out, "sha256//" PIN_B64);
+        } else if (rc == 0) {
+            fail_msg("pin %zu accepted: %s", i, pin_cases[i].in);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(field_mapping),
+        cmocka_unit_test(whole_answers),
+        cmocka_unit_test(bad_bodies),
+        cmocka_unit_test(odd_entries),
+        cmocka_unit_test(readings_devicelist),
+        cmocka_unit_test(readings_vars),
+        cmocka_unit_test(urls),
+        cmocka_unit_test(pins),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
