@@ -68,6 +68,8 @@ static void print_table(const cJSON *root)
                    str_or(s, "last_record", "-"), num_or(s, "readings", 0));
             if (str_or(s, "last_error", NULL))
                 printf("  last error: %s\n", str_or(s, "last_error", ""));
+            if (str_or(s, "note", NULL))
+                printf("  note: %s\n", str_or(s, "note", ""));
         }
     }
     const cJSON *store = cJSON_GetObjectItemCaseSensitive(root, "store");

@@ -1,4 +1,5 @@
-/* `pvtap upload`: send (or show, --dry-run) what the PVOutput queue holds; --check validates key and system. */
+/* `pvtap upload`: send (or show, --dry-run) what the PVOutput queue holds; --check validates key
+ * and system. */
 #include <getopt.h>
 #include <math.h>
 #include <poll.h>
@@ -252,7 +253,8 @@ static int check(const struct pvoutput_config *c, const struct tz *tz)
         printf("status interval: ok (5 minutes)\n");
     } else {
         printf("status interval: FAIL (%s minutes on PVOutput; pvtap sends one status every 5: "
-               "set 5 in the system's settings)\n", interval[0] ? interval : "unknown");
+               "set 5 in the system's settings)\n",
+               interval[0] ? interval : "unknown");
         failed = 1;
     }
     /* PVOutput does not say the system's zone: the longitude says roughly
@@ -291,12 +293,23 @@ int cmd_upload_main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case OPT_DB: db = optarg; break;
-        case 'n': dry = true; break;
-        case OPT_CHECK: do_check = true; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("upload", "unknown option");
+        case 'c':
+            path = optarg;
+            break;
+        case OPT_DB:
+            db = optarg;
+            break;
+        case 'n':
+            dry = true;
+            break;
+        case OPT_CHECK:
+            do_check = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("upload", "unknown option");
         }
     }
     if (optind < argc)

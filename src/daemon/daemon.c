@@ -22,6 +22,7 @@ static const char *const MOD = "daemon";
 enum {
     FLUSH_DEFAULT_MS = 2000,
     PENDING_FLUSH_NOW = 20000, /* readings: commit at once past this */
+    STOP_WAIT_MS = 1200,            /* of the 2 s SIGTERM budget */
     PLAUSIBLE_SINCE_S = 1577836800, /* 2020-01-01: earlier poll clocks are unset clocks */
     PENDING_MAX = 2000000,     /* readings held while the store fails */
     STATUS_EVERY_MS = 5000,
@@ -555,7 +556,8 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
                     d->srcs[i].last_error);
             d->finite_failures++;
         }
-    daemon_sources_stop(d);
+    /* SIGTERM must end within 2 s; a reload may wait for the threads. */
+    d->threads_stuck = !daemon_sources_stop(d, *end == LOOP_RELOAD ? -1 : STOP_WAIT_MS);
     drain_queue(d);
     flush(d);
     if (*end == LOOP_IDLE) {
@@ -574,8 +576,17 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
 
 static void teardown(struct daemon *d)
 {
+    if (d->threads_stuck) {
+        /* A thread still uses its sources and the queue: leave them to the
+         * process's exit, which follows (a stop, not a reload). */
+        stop_sinks(d);
+        if (d->store)
+            store_close(d->store);
+        d->store = NULL;
+        return;
+    }
     if (d->srcs) {
-        daemon_sources_stop(d);
+        daemon_sources_stop(d, -1);
         daemon_sources_free(d);
     }
     stop_sinks(d);
@@ -629,7 +640,16 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
         if (rc == 0 && end == LOOP_IDLE) {
             undelivered = sinks_idle(&d, true) < 0 || d.finite_failures > 0;
         }
+        bool stuck = d.threads_stuck;
         teardown(&d);
+        if (stuck) {
+            /* The store is committed and closed, the sinks stopped; a port
+             * thread still inside a device call owns its source: exit
+             * without freeing what it uses. */
+            log_msg(LOGL_NOTICE, MOD, "stopped (a device call was still running)");
+            fflush(NULL);
+            _exit(rc < 0 ? 1 : 0);
+        }
         if (rc < 0) {
             status = 1;
             break;
@@ -663,6 +683,8 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
         pvtap_config_free(reloaded);
         free(reloaded);
     }
+    log_msg(LOGL_INFO, MOD, "stopped after %lld s; %llu bytes written to storage",
+            (long long)(time_now_s() - d.started_s), (unsigned long long)daemon_bytes_written());
     close(sig_fd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_cond_destroy(&d.wake);

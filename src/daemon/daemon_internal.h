@@ -112,7 +112,8 @@ struct daemon {
     int64_t next_health_ms;
     struct seen_device *devices;
     size_t n_devices, cap_devices;
-    size_t finite_failures; /* file sources that failed: --until-idle exits 1 */
+    size_t finite_failures;
+    bool threads_stuck; /* a port thread outlived the stop deadline */ /* file sources that failed: --until-idle exits 1 */
     int64_t started_s;
     char status_path[1024];
     struct complaint status_complaint;
@@ -124,7 +125,10 @@ struct daemon {
 int daemon_sources_prepare(struct daemon *d);
 void daemon_sources_open_all(struct daemon *d);
 int daemon_sources_start_threads(struct daemon *d);
-void daemon_sources_stop(struct daemon *d); /* join threads, close */
+/* Stop and join the port threads (wait_ms < 0: as long as it takes), then
+ * close the sources. false when a thread is still busy after wait_ms: the
+ * sources and the queue must then be left alone until the process exits. */
+bool daemon_sources_stop(struct daemon *d, int64_t wait_ms);
 void daemon_sources_free(struct daemon *d);
 /* Loop sources: fill pollfds (index map into rt_of) and the earliest due. */
 size_t daemon_sources_pollfds(struct daemon *d, struct pollfd *fds, struct src_rt **rt_of,
@@ -143,5 +147,6 @@ void daemon_check_health(struct daemon *d);
 
 /* status_file.c */
 int daemon_status_write(struct daemon *d);
+uint64_t daemon_bytes_written(void);
 
 #endif

@@ -1,4 +1,5 @@
 /* Runs sources for the daemon: opening with back-off, stepping, one thread per serial port. */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -223,17 +224,41 @@ int daemon_sources_start_threads(struct daemon *d)
     return 0;
 }
 
-void daemon_sources_stop(struct daemon *d)
+bool daemon_sources_stop(struct daemon *d, int64_t wait_ms)
 {
     d->stopping = 1;
     pthread_mutex_lock(&d->wake_lock);
     pthread_cond_broadcast(&d->wake);
     pthread_mutex_unlock(&d->wake_lock);
-    for (size_t g = 0; g < d->n_ports; g++)
-        if (d->ports[g].started) {
+    bool all = true;
+    for (size_t g = 0; g < d->n_ports; g++) {
+        if (!d->ports[g].started)
+            continue;
+        if (wait_ms < 0) {
             pthread_join(d->ports[g].thread, NULL);
-            d->ports[g].started = false;
+        } else {
+            /* A device transaction in flight (an HTTP request to a slow
+             * supervisor, a 1200-baud SMA answer) may outlast the stop
+             * deadline: then the thread is left to the process's exit. */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (wait_ms % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(d->ports[g].thread, NULL, &ts) != 0) {
+                log_msg(LOGL_WARNING, MOD, "port %s: a transaction is still running at stop",
+                        d->ports[g].port[0] ? d->ports[g].port : "(network)");
+                all = false;
+                continue;
+            }
         }
+        d->ports[g].started = false;
+    }
+    if (!all)
+        return false;
     for (size_t i = 0; i < d->n_src; i++) {
         struct src_rt *rt = &d->srcs[i];
         if (rt->port_group < 0 && rt->state == SRC_OPEN)
@@ -241,6 +266,7 @@ void daemon_sources_stop(struct daemon *d)
         if (rt->state == SRC_OPEN)
             rt->state = SRC_CLOSED;
     }
+    return true;
 }
 
 void daemon_sources_free(struct daemon *d)

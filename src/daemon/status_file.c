@@ -59,6 +59,19 @@ static cJSON *build(struct daemon *d)
         add_time(o, "last_seen", rt->last_seen_s);
         if (rt->last_error[0])
             cJSON_AddStringToObject(o, "last_error", rt->last_error);
+        /* Loop sources only: a port thread's source is busy on its bus. */
+        if (rt->port_group < 0 && rt->state == SRC_OPEN && rt->src->ops->health) {
+            struct source_health h;
+            memset(&h, 0, sizeof h);
+            rt->src->ops->health(rt->src, &h);
+            if (h.note[0])
+                cJSON_AddStringToObject(o, "note", h.note);
+            if (h.capture) {
+                cJSON_AddNumberToObject(o, "capture_packets", (double)h.capture_packets);
+                cJSON_AddNumberToObject(o, "kernel_drops", (double)h.kernel_drops);
+                cJSON_AddNumberToObject(o, "tcp_holes", (double)h.tcp_holes);
+            }
+        }
         cJSON_AddItemToArray(srcs, o);
     }
     pthread_mutex_unlock(&d->status_lock);
@@ -76,6 +89,8 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(q, "readings_uncommitted", (double)d->n_pending);
     cJSON_AddNumberToObject(q, "intervals_uncommitted", (double)d->n_dirty);
     cJSON_AddNumberToObject(q, "dropped", (double)reading_queue_dropped(&d->queue));
+    uint64_t written = daemon_bytes_written();
+    cJSON_AddNumberToObject(root, "bytes_written", (double)written);
     cJSON *st = cJSON_AddObjectToObject(root, "store");
     cJSON_AddStringToObject(st, "path", d->store_path);
     cJSON_AddNumberToObject(st, "commits", (double)d->commits);
@@ -91,6 +106,21 @@ static cJSON *build(struct daemon *d)
         cJSON_AddItemToArray(alerts, o);
     }
     return root;
+}
+
+/* Bytes this process has caused to be written to storage (SD-card wear). */
+uint64_t daemon_bytes_written(void)
+{
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f)
+        return 0;
+    char line[128];
+    unsigned long long v = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "write_bytes: %llu", &v) == 1)
+            break;
+    fclose(f);
+    return v;
 }
 
 int daemon_status_write(struct daemon *d)

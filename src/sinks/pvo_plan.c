@@ -1,4 +1,5 @@
-/* The PVOutput outbox planner: outbox entries -> day statuses -> the next batch; replies -> store marks. */
+/* The PVOutput outbox planner: outbox entries -> day statuses -> the next batch; replies -> store
+ * marks. */
 #include "sinks/pvo_plan.h"
 
 #include <math.h>
@@ -188,8 +189,8 @@ int pvo_plan_next(struct pvo_plan *p, int64_t now_s, size_t cap, struct pvo_batc
         stats->other_series += dropped;
     }
     char backload_why[96];
-    snprintf(backload_why, sizeof backload_why,
-             "older than PVOutput's backload window (%d days)", p->backload_days);
+    snprintf(backload_why, sizeof backload_why, "older than PVOutput's backload window (%d days)",
+             p->backload_days);
 
     /* Day by day in order, until the batch is full. */
     size_t i = 0;
@@ -211,8 +212,8 @@ int pvo_plan_next(struct pvo_plan *p, int64_t now_s, size_t cap, struct pvo_batc
             if (!sts)
                 rc = PVTAP_ENOMEM;
             else
-                n_st = pvo_day_statuses(p->tz, date, d.iv, d.n, p->cumulative,
-                                        base.production_wh, base.consumption_wh, sts);
+                n_st = pvo_day_statuses(p->tz, date, d.iv, d.n, p->cumulative, base.production_wh,
+                                        base.consumption_wh, sts);
         }
         bool within = pvo_within_backload(p->tz, date, now_s, p->backload_days);
         bool full = false;
@@ -241,8 +242,8 @@ int pvo_plan_next(struct pvo_plan *p, int64_t now_s, size_t cap, struct pvo_batc
                     rc = mark_status(p, &sc, s, OUTBOX_DELIVERED, NULL, now_s, &stats->unchanged);
                 else
                     rc = mark_status(p, &sc, s, OUTBOX_UNDELIVERABLE,
-                                     "PVOutput rejected these values before",
-                                     now_s, &stats->still_rejected);
+                                     "PVOutput rejected these values before", now_s,
+                                     &stats->still_rejected);
                 continue;
             }
             if (b->n > 0 && s->net != b->net) {
@@ -262,8 +263,8 @@ int pvo_plan_next(struct pvo_plan *p, int64_t now_s, size_t cap, struct pvo_batc
         }
         /* pending rows of this day that make no status (gaps) are done, as far
          * as the batch got */
-        int64_t reached = full && b->n > 0 ? b->st[b->n - 1].end_s[b->st[b->n - 1].n_iv - 1]
-                                           : INT64_MAX;
+        int64_t reached =
+            full && b->n > 0 ? b->st[b->n - 1].end_s[b->st[b->n - 1].n_iv - 1] : INT64_MAX;
         for (size_t j = i; rc == 0 && j < next && sc.v[j].end_s <= reached; j++) {
             bool covered = false;
             for (size_t k = 0; k < n_st && !covered; k++)
@@ -272,12 +273,10 @@ int pvo_plan_next(struct pvo_plan *p, int64_t now_s, size_t cap, struct pvo_batc
                         covered = true;
             if (covered)
                 continue;
-            int r = store_outbox_mark(p->store, PVO_SINK_NAME, p->series, sc.v[j].end_s,
-                                      sc.v[j].revision,
-                                      within ? OUTBOX_DELIVERED : OUTBOX_UNDELIVERABLE,
-                                      within ? "no energy in this interval: no status"
-                                             : backload_why,
-                                      now_s);
+            int r = store_outbox_mark(
+                p->store, PVO_SINK_NAME, p->series, sc.v[j].end_s, sc.v[j].revision,
+                within ? OUTBOX_DELIVERED : OUTBOX_UNDELIVERABLE,
+                within ? "no energy in this interval: no status" : backload_why, now_s);
             if (r == 0)
                 ++*(within ? &stats->no_status : &stats->too_old);
             else if (r != PVTAP_ENOTFOUND)
@@ -293,8 +292,8 @@ int pvo_plan_next(struct pvo_plan *p, int64_t now_s, size_t cap, struct pvo_batc
     return rc;
 }
 
-static int settle(struct pvo_plan *p, const struct pvo_batch *b, size_t i, bool ok,
-                  const char *why, int64_t now_s)
+static int settle(struct pvo_plan *p, const struct pvo_batch *b, size_t i, bool ok, const char *why,
+                  int64_t now_s)
 {
     const struct pvo_status *s = &b->st[i];
     char slot[32];
@@ -302,9 +301,8 @@ static int settle(struct pvo_plan *p, const struct pvo_batch *b, size_t i, bool 
     int rc = store_sent_put(p->store, PVO_SINK_NAME, p->series, slot, b->compare[i],
                             ok ? STORE_SENT_DELIVERED : STORE_SENT_REJECTED, now_s);
     for (size_t j = 0; rc == 0 && j < s->n_iv; j++) {
-        int r = store_outbox_mark(p->store, PVO_SINK_NAME, p->series, s->end_s[j],
-                                  s->revision[j], ok ? OUTBOX_DELIVERED : OUTBOX_UNDELIVERABLE,
-                                  why, now_s);
+        int r = store_outbox_mark(p->store, PVO_SINK_NAME, p->series, s->end_s[j], s->revision[j],
+                                  ok ? OUTBOX_DELIVERED : OUTBOX_UNDELIVERABLE, why, now_s);
         /* not found: revised meanwhile (its new revision stays pending), or a
          * later status of the day re-sent for its running total */
         if (r < 0 && r != PVTAP_ENOTFOUND)

@@ -1,4 +1,5 @@
-/* The PVOutput outbox planner: which statuses go in the next batch, and what a reply settles (store only, no network). */
+/* The PVOutput outbox planner: which statuses go in the next batch, and what a reply settles (store
+ * only, no network). */
 #ifndef PVTAP_SINKS_PVO_PLAN_H
 #define PVTAP_SINKS_PVO_PLAN_H
 
@@ -26,17 +27,17 @@ struct pvo_plan {
 
 /* What the planner settled without sending, for the counts. */
 struct pvo_plan_stats {
-    int64_t too_old;      /* outbox entries recorded undeliverable: past the window */
-    int64_t unchanged;    /* entries delivered because PVOutput already has these values */
-    int64_t no_status;    /* entries with no energy (a gap): nothing to send */
+    int64_t too_old;        /* outbox entries recorded undeliverable: past the window */
+    int64_t unchanged;      /* entries delivered because PVOutput already has these values */
+    int64_t no_status;      /* entries with no energy (a gap): nothing to send */
     int64_t still_rejected; /* entries whose values PVOutput rejected before, unchanged */
-    int64_t rejected;     /* statuses PVOutput refused (flag 0 or a 400 alone) */
-    int64_t other_series; /* entries of series this sink does not upload, dropped */
+    int64_t rejected;       /* statuses PVOutput refused (flag 0 or a 400 alone) */
+    int64_t other_series;   /* entries of series this sink does not upload, dropped */
 };
 
 struct pvo_batch {
     size_t n;
-    bool net;                                 /* n=1 */
+    bool net; /* n=1 */
     struct pvo_status st[PVO_BATCH_MAX_DONATION];
     char text[PVO_BATCH_MAX_DONATION][PVO_STATUS_TEXT_MAX];    /* as sent (v6 included) */
     char compare[PVO_BATCH_MAX_DONATION][PVO_STATUS_TEXT_MAX]; /* as recorded (no v6) */

@@ -1,4 +1,5 @@
-/* PVOutput's pure rules: statuses from intervals (local days, DST), replies, rate limits, back-off. */
+/* PVOutput's pure rules: statuses from intervals (local days, DST), replies, rate limits, back-off.
+ */
 #include "sinks/pvo_status.h"
 
 #include <ctype.h>
@@ -51,8 +52,8 @@ static int iv_end_cmp(const void *a, const void *b)
 }
 
 size_t pvo_day_statuses(const struct tz *tz, int date, const struct pvo_interval *iv, size_t n,
-                        bool cumulative, double base_production_wh,
-                        double base_consumption_wh, struct pvo_status *out)
+                        bool cumulative, double base_production_wh, double base_consumption_wh,
+                        struct pvo_status *out)
 {
     if (n == 0)
         return 0;
@@ -227,8 +228,8 @@ int pvo_reply_parse(const char *body, size_t len, struct pvo_reply_item *items, 
             return PVTAP_ECORRUPT;
         if (n < max) {
             items[n].date = atoi(p); /* stops at ',' */
-            items[n].minute = (p[9] - '0') * 600 + (p[10] - '0') * 60 + (p[12] - '0') * 10 +
-                              (p[13] - '0');
+            items[n].minute =
+                (p[9] - '0') * 600 + (p[10] - '0') * 60 + (p[12] - '0') * 10 + (p[13] - '0');
             items[n].flag = atoi(p + 15);
         }
         n++;

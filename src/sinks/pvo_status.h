@@ -1,4 +1,5 @@
-/* PVOutput's pure rules: statuses from intervals, request bodies, replies, rate limits, back-off. */
+/* PVOutput's pure rules: statuses from intervals, request bodies, replies, rate limits, back-off.
+ */
 #ifndef PVTAP_SINKS_PVO_STATUS_H
 #define PVTAP_SINKS_PVO_STATUS_H
 
@@ -10,20 +11,20 @@ struct tz;
 
 /* PVOutput's limits (PROTOCOL.md section 4). */
 enum {
-    PVO_BATCH_MAX = 30,          /* statuses per addbatchstatus request */
+    PVO_BATCH_MAX = 30, /* statuses per addbatchstatus request */
     PVO_BATCH_MAX_DONATION = 100,
-    PVO_BACKLOAD_DAYS = 14,      /* how far back a status may be dated */
+    PVO_BACKLOAD_DAYS = 14, /* how far back a status may be dated */
     PVO_BACKLOAD_DAYS_DONATION = 90,
-    PVO_STATUS_TEXT_MAX = 96,    /* "yyyymmdd,hh:mm,v1,v2,v3,v4,v5,v6" with room */
+    PVO_STATUS_TEXT_MAX = 96, /* "yyyymmdd,hh:mm,v1,v2,v3,v4,v5,v6" with room */
 };
 
 /* One stored interval of the uploaded series, as the status builder needs it. */
 struct pvo_interval {
     int64_t interval_end; /* UTC */
     double production_wh, net_wh, consumption_wh;
-    unsigned has;         /* IHAS_* bits (engine.h) */
-    int64_t revision;     /* the store's revision, carried to mark the outbox */
-    double voltage_V;     /* average inverter AC voltage; NAN when unknown */
+    unsigned has;     /* IHAS_* bits (engine.h) */
+    int64_t revision; /* the store's revision, carried to mark the outbox */
+    double voltage_V; /* average inverter AC voltage; NAN when unknown */
 };
 
 enum pvo_field {
@@ -37,13 +38,13 @@ enum pvo_field {
 /* One status: one local (date, time) slot. Two intervals share a slot in
  * the fall-back repeated hour; they are sent as one. */
 struct pvo_status {
-    int date;             /* local yyyymmdd */
-    int minute;           /* local minutes after midnight, 0..1435 */
-    size_t n_iv;          /* 1, or 2 in the repeated hour */
-    int64_t end_s[2];     /* the intervals' ends (UTC), ascending */
+    int date;         /* local yyyymmdd */
+    int minute;       /* local minutes after midnight, 0..1435 */
+    size_t n_iv;      /* 1, or 2 in the repeated hour */
+    int64_t end_s[2]; /* the intervals' ends (UTC), ascending */
     int64_t revision[2];
-    bool net;             /* net mode: the batch carries n=1 */
-    unsigned fields;      /* PVO_* bits present */
+    bool net;        /* net mode: the batch carries n=1 */
+    unsigned fields; /* PVO_* bits present */
     long long v1_Wh, v2_W, v3_Wh, v4_W;
     double v6_V;
 };
@@ -56,8 +57,8 @@ struct pvo_status {
  * sends v2 = exported W, v4 = imported W and no energies. out holds at
  * least n entries. Returns the number of statuses. */
 size_t pvo_day_statuses(const struct tz *tz, int date, const struct pvo_interval *iv, size_t n,
-                        bool cumulative, double base_production_wh,
-                        double base_consumption_wh, struct pvo_status *out);
+                        bool cumulative, double base_production_wh, double base_consumption_wh,
+                        struct pvo_status *out);
 
 /* "yyyymmdd,hh:mm,v1,v2,v3,v4[,,v6]" (empty fields for absent values,
  * trailing empties dropped) into out. with_v6 = false leaves the voltage out
@@ -120,8 +121,8 @@ double pvo_backoff_s(int attempt, double min_s, double max_s, double jitter01);
  * (then it is recorded as rejected and the cap returns to full). The cap
  * stays down until every status of the failed batch is dealt with. */
 struct pvo_bisect {
-    size_t full;        /* PVO_BATCH_MAX or PVO_BATCH_MAX_DONATION */
-    size_t cap;         /* statuses the next batch may hold */
+    size_t full;         /* PVO_BATCH_MAX or PVO_BATCH_MAX_DONATION */
+    size_t cap;          /* statuses the next batch may hold */
     int64_t suspect_end; /* last interval_end of the batch that failed; 0: none */
 };
 void pvo_bisect_init(struct pvo_bisect *b, size_t full);

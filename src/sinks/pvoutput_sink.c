@@ -1,4 +1,5 @@
-/* The pvoutput sink at run time: addbatchstatus requests with libcurl's multi interface in the daemon loop. */
+/* The pvoutput sink at run time: addbatchstatus requests with libcurl's multi interface in the
+ * daemon loop. */
 #include <curl/curl.h>
 #include <math.h>
 #include <poll.h>
@@ -23,8 +24,8 @@ static const char *const MOD = "pvoutput";
 enum {
     RESPONSE_MAX = 65536,
     BODY_MAX = 16384,
-    VOLT_SLOTS = 2048,        /* about a week of intervals of live voltage */
-    PAUSE_GUESS_S = 900,      /* a 403 rate-limit reply without Reset: wait this long */
+    VOLT_SLOTS = 2048,   /* about a week of intervals of live voltage */
+    PAUSE_GUESS_S = 900, /* a 403 rate-limit reply without Reset: wait this long */
 };
 
 struct volt_slot {
@@ -56,7 +57,7 @@ struct pvo_run {
     int attempt;           /* failed attempts in a row (back-off) */
     bool backoff_maxed;    /* the delay reached retry_max_s */
     bool auth_failed;
-    bool wake;             /* a back-off, spacing or pause is running: step() when it ends */
+    bool wake; /* a back-off, spacing or pause is running: step() when it ends */
     char last_error[200];
     struct complaint complaint;
     unsigned rng;
@@ -244,7 +245,8 @@ static int start_request(struct pvo_run *r)
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)r->cfg->timeout_s);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)(r->cfg->timeout_s < 15 ? r->cfg->timeout_s : 15));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT,
+                     (long)(r->cfg->timeout_s < 15 ? r->cfg->timeout_s : 15));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "pvtap");
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -276,8 +278,8 @@ static void backoff(struct pvo_run *r, const char *what)
     r->not_before_s = now_s(r) + (int64_t)ceil(d);
     r->wake = true;
     snprintf(r->last_error, sizeof r->last_error, "%s", what);
-    complain(&r->complaint, now_s(r), LOGL_WARNING, MOD, "%s: %s; retrying the same batch in %.0f s",
-             r->url, what, ceil(d));
+    complain(&r->complaint, now_s(r), LOGL_WARNING, MOD,
+             "%s: %s; retrying the same batch in %.0f s", r->url, what, ceil(d));
 }
 
 static void set_pause(struct pvo_run *r, int64_t until_s, const char *why)
@@ -294,7 +296,7 @@ static void set_pause(struct pvo_run *r, int64_t until_s, const char *why)
     log_msg(LOGL_NOTICE, MOD, "%s: nothing sent before %s", why, when);
 }
 
-/* Run fn inside one store transaction. */
+/* Commit the transaction the work ran in, or roll it back when the work failed. */
 static int in_tx(struct pvo_run *r, int rc_of_work)
 {
     if (rc_of_work < 0) {
@@ -316,8 +318,8 @@ static void on_ok_reply(struct pvo_run *r, int64_t now)
     int64_t before = r->stats.rejected;
     int rc = store_begin(r->rt.store);
     if (rc == 0)
-        rc = in_tx(r, pvo_plan_apply(&r->plan, r->batch, items, (size_t)n, now, &r->stats,
-                                     &missing));
+        rc = in_tx(r,
+                   pvo_plan_apply(&r->plan, r->batch, items, (size_t)n, now, &r->stats, &missing));
     if (rc < 0) {
         /* not recorded: the same batch goes again (at least once) */
         backoff(r, "cannot record the delivery in the store");
@@ -370,8 +372,8 @@ static void on_done(struct pvo_run *r, CURLcode result)
         return;
     }
     if (code == 403 && (strstr(r->resp, "Exceeded") || strstr(r->resp, "requests per hour"))) {
-        int64_t until = r->rl.have_reset && r->rl.reset_s > now ? r->rl.reset_s
-                                                                : now + PAUSE_GUESS_S;
+        int64_t until =
+            r->rl.have_reset && r->rl.reset_s > now ? r->rl.reset_s : now + PAUSE_GUESS_S;
         if (until > r->pause_until_s)
             set_pause(r, until, "PVOutput's rate limit (403)");
         return;
@@ -539,8 +541,7 @@ int pvo_sink_idle(struct sink *sink, char *why, size_t why_size)
     int64_t bad = s->too_old + s->rejected + s->still_rejected;
     if (pending > 0) {
         if (r->auth_failed) {
-            snprintf(why, why_size, "%lld statuses pending: %s", (long long)pending,
-                     r->last_error);
+            snprintf(why, why_size, "%lld statuses pending: %s", (long long)pending, r->last_error);
             return -1;
         }
         int64_t next = next_allowed_s(r);
@@ -564,7 +565,8 @@ int pvo_sink_idle(struct sink *sink, char *why, size_t why_size)
         snprintf(why, why_size,
                  "%lld statuses undeliverable (%lld older than the backload window, %lld "
                  "rejected by PVOutput)",
-                 (long long)bad, (long long)s->too_old, (long long)(s->rejected + s->still_rejected));
+                 (long long)bad, (long long)s->too_old,
+                 (long long)(s->rejected + s->still_rejected));
         return -1;
     }
     return 1;

@@ -150,10 +150,10 @@ void listen_emit(const struct listen_decoded *dec, enum device_kind kind, const 
         .time = time_s,
         .clock = CLOCK_POLL,
     };
-    if (dec->serial[0])
-        snprintf(r.device, sizeof r.device, "%s", dec->serial);
-    else
-        snprintf(r.device, sizeof r.device, "wattnode@%u", (unsigned)dec->address);
+    /* The bus address, not the serial: the supervisor reads the serial
+     * only now and then, and a device whose name changed after the first
+     * scans would look like two meters to the engine (a lost interval). */
+    snprintf(r.device, sizeof r.device, "wattnode@%u", (unsigned)dec->address);
     /* The rows a poll reports (never the resettable counters), totals only:
      * the reading model has no phases. */
     for (size_t i = 0; i < n; i++) {

@@ -266,7 +266,35 @@ static void sniff_destroy(struct source *src)
     src->priv = NULL;
 }
 
+/* Counters for status and /metrics; the note says when the supervisor's
+ * traffic is there but cannot be read (TLS, another port or format). */
+static void sniff_health(struct source *src, struct source_health *out)
+{
+    struct sniff_src *s = src->priv;
+    if (!s || !s->pipe)
+        return;
+    const struct sniff_stats *st = sniff_pipe_stats(s->pipe);
+    uint64_t kernel = 0, iface = 0;
+    if (s->opened)
+        sniff_capture_drops(&s->cap, &kernel, &iface);
+    out->capture = true;
+    out->capture_packets = st->packets;
+    out->kernel_drops = kernel;
+    out->tcp_holes = st->holes;
+    static const char *const why[] = {
+        [SNIFF_N_OPAQUE_TLS] = "it is TLS (newer firmware?): use the pvs-api source",
+        [SNIFF_N_OPAQUE_PORT] = "it is on another port than 80",
+        [SNIFF_N_OPAQUE_NOT_HTTP] = "it is not HTTP",
+        [SNIFF_N_OPAQUE_FORMAT] = "its bodies are not the known text format",
+    };
+    if (st->opaque && st->opaque_kind > 0 && st->opaque_kind <= SNIFF_N_OPAQUE_FORMAT)
+        snprintf(out->note, sizeof out->note,
+                 "supervisor traffic seen (%llu times) but not readable: %s",
+                 (unsigned long long)st->opaque, why[st->opaque_kind]);
+}
+
 const struct source_ops sniff_source_ops = {
+    .health = sniff_health,
     .name = "sniff",
     .default_series = "sniff",
     .create = sniff_create,

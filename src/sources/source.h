@@ -11,6 +11,16 @@
 
 struct source;
 
+/* What a source can say about itself beyond its readings (zeroed by the
+ * caller; fill what applies). */
+struct source_health {
+    char note[200];          /* empty when all is well */
+    bool capture;            /* the capture counters below mean something */
+    uint64_t capture_packets;
+    uint64_t kernel_drops;
+    uint64_t tcp_holes;
+};
+
 /* One const table per backend, one backend per file, registered in
  * sources/sources.def. Return values: 0 ok, negative PVTAP_E*. */
 struct source_ops {
@@ -36,6 +46,10 @@ struct source_ops {
      * when a file source is exhausted, other negatives on failure (the
      * daemon closes, backs off and re-opens). */
     int (*step)(struct source *src, const struct reading_sink *sink);
+    /* Optional: counters and a one-line note for `pvtap status` and
+     * /metrics (e.g. "supervisor traffic seen, but it is TLS"). Called on
+     * the thread that steps the source, between steps. */
+    void (*health)(struct source *src, struct source_health *out);
     /* Release the device; the source may be opened again. */
     void (*close)(struct source *src);
     /* Free what create() allocated. */

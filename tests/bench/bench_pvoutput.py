@@ -49,7 +49,6 @@ fake = pvofake.Fake(KEY, 1, offset_s=offset).start(port)
 secs = run(cfg, db, offset)
 statuses = sum(len(r["statuses"]) for r in fake.requests)
 requests = len(fake.requests)
-print("batch sizes:", [len(r["statuses"]) for r in fake.requests], [r.get("n") for r in fake.requests])
 print("3-day outage backfill: %d statuses in %d requests (lower bound ceil(%d/30) = %d), %.2f s"
       % (statuses, requests, statuses, math.ceil(statuses / 30), secs))
 fake.stop()

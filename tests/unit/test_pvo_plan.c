@@ -1,4 +1,5 @@
-/* Unit tests of the PVOutput planner on a real store: batches, replies, revisions, too old, rejected, pause. */
+/* Unit tests of the PVOutput planner on a real store: batches, replies, revisions, too old,
+ * rejected, pause. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,8 +34,11 @@ static int64_t T(int k)
 
 static void put(struct fx *f, const char *series, int k, double prod, double net, unsigned flags)
 {
-    struct interval_row r = {.interval_end = T(k), .series = series, .production_wh = prod,
-                             .net_wh = net, .consumption_wh = prod + net,
+    struct interval_row r = {.interval_end = T(k),
+                             .series = series,
+                             .production_wh = prod,
+                             .net_wh = net,
+                             .consumption_wh = prod + net,
                              .has = IHAS_PRODUCTION | IHAS_NET | IHAS_CONSUMPTION,
                              .flags = flags};
     const char *sinks[] = {PVO_SINK_NAME};
@@ -54,8 +58,8 @@ static int setup(void **state)
     snprintf(f->path, sizeof f->path, "%s/pvtap.db", f->dir);
     if (tz_load("America/Los_Angeles", &f->tz) || store_open(f->path, f->tz, 0, &f->st))
         return -1;
-    f->plan = (struct pvo_plan){.store = f->st, .tz = f->tz, .series = "sniff",
-                                .backload_days = PVO_BACKLOAD_DAYS};
+    f->plan = (struct pvo_plan){
+        .store = f->st, .tz = f->tz, .series = "sniff", .backload_days = PVO_BACKLOAD_DAYS};
     *state = f;
     return 0;
 }

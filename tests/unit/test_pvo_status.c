@@ -1,4 +1,5 @@
-/* Unit tests of PVOutput's pure rules: statuses by local day and DST, formats, replies, rate limits, back-off, bisection. */
+/* Unit tests of PVOutput's pure rules: statuses by local day and DST, formats, replies, rate
+ * limits, back-off, bisection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,8 +34,12 @@ static int64_t utc(const char *iso)
 
 static struct pvo_interval iv(const char *iso, double prod, double net, unsigned has)
 {
-    struct pvo_interval v = {.interval_end = utc(iso), .production_wh = prod, .net_wh = net,
-                             .has = has, .revision = 1, .voltage_V = NAN};
+    struct pvo_interval v = {.interval_end = utc(iso),
+                             .production_wh = prod,
+                             .net_wh = net,
+                             .has = has,
+                             .revision = 1,
+                             .voltage_V = NAN};
     if ((has & IHAS_PRODUCTION) && (has & IHAS_NET)) {
         v.has |= IHAS_CONSUMPTION;
         v.consumption_wh = prod + net;
@@ -159,8 +164,11 @@ static void test_dst_fall_back(void **state)
 static void test_format(void **state)
 {
     (void)state;
-    struct pvo_status s = {.date = 20170607, .minute = 9 * 60 + 5, .fields = PVO_V1 | PVO_V2,
-                           .v1_Wh = 1234, .v2_W = 567};
+    struct pvo_status s = {.date = 20170607,
+                           .minute = 9 * 60 + 5,
+                           .fields = PVO_V1 | PVO_V2,
+                           .v1_Wh = 1234,
+                           .v2_W = 567};
     char t[PVO_STATUS_TEXT_MAX];
     assert_int_equal(pvo_status_format(&s, true, t, sizeof t), strlen("20170607,09:05,1234,567"));
     assert_string_equal(t, "20170607,09:05,1234,567");
@@ -179,7 +187,7 @@ static void test_reply_parse(void **state)
     (void)state;
     struct {
         const char *body;
-        int want; /* items or error */
+        int want;               /* items or error */
         int date, minute, flag; /* of the last item */
     } cases[] = {
         {"20170607,09:05,1", 1, 20170607, 545, 1},
@@ -232,17 +240,19 @@ static void test_ratelimit(void **state)
         int64_t reset_s;
         int64_t want;
     } cases[] = {
-        {59, true, now + 1200, now},            /* plenty: at once */
-        {6, true, now + 1200, now},             /* above the reserve of 5 */
-        {5, true, now + 1200, now + 200},       /* at the reserve: 1200 / 6 */
+        {59, true, now + 1200, now},      /* plenty: at once */
+        {6, true, now + 1200, now},       /* above the reserve of 5 */
+        {5, true, now + 1200, now + 200}, /* at the reserve: 1200 / 6 */
         {1, true, now + 1200, now + 600},
-        {0, true, now + 1200, now + 1200},      /* none left: the Reset second */
-        {0, true, now - 5, now},                /* a Reset already past */
+        {0, true, now + 1200, now + 1200}, /* none left: the Reset second */
+        {0, true, now - 5, now},           /* a Reset already past */
         {0, false, 0, now},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct pvo_ratelimit r = {.have_remaining = true, .remaining = cases[i].remaining,
-                                  .have_reset = cases[i].have_reset, .reset_s = cases[i].reset_s};
+        struct pvo_ratelimit r = {.have_remaining = true,
+                                  .remaining = cases[i].remaining,
+                                  .have_reset = cases[i].have_reset,
+                                  .reset_s = cases[i].reset_s};
         int64_t got = pvo_next_request_s(&r, now, 5);
         if (got != cases[i].want)
             fail_msg("case %zu: %lld, want %lld", i, (long long)(got - now),
@@ -257,14 +267,14 @@ static void test_backoff(void **state)
         int attempt;
         double jitter, want;
     } cases[] = {
-        {1, 0, 2}, {2, 0, 4}, {3, 0, 8}, {8, 0, 256}, {9, 0, 300}, {30, 0, 300},
-        {1, 0.5, 2.2}, {8, 0.99, 300}, /* jitter never passes the cap */
+        {1, 0, 2},   {2, 0, 4},    {3, 0, 8},     {8, 0, 256},
+        {9, 0, 300}, {30, 0, 300}, {1, 0.5, 2.2}, {8, 0.99, 300}, /* jitter never passes the cap */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         double d = pvo_backoff_s(cases[i].attempt, 2, 300, cases[i].jitter);
         if (fabs(d - cases[i].want) > 1e-9)
-            fail_msg("attempt %d jitter %.2f: %.3f, want %.3f", cases[i].attempt,
-                     cases[i].jitter, d, cases[i].want);
+            fail_msg("attempt %d jitter %.2f: %.3f, want %.3f", cases[i].attempt, cases[i].jitter,
+                     d, cases[i].want);
     }
 }
 
@@ -299,7 +309,7 @@ static void test_backload(void **state)
         int date, days;
         bool want;
     } cases[] = {
-        {20170621, 14, true}, {20170608, 14, true},  {20170607, 14, true},
+        {20170621, 14, true},  {20170608, 14, true}, {20170607, 14, true},
         {20170606, 14, false}, {20170323, 90, true}, {20170322, 90, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -311,10 +321,10 @@ static void test_backload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_day_statuses), cmocka_unit_test(test_day_modes),
+        cmocka_unit_test(test_day_statuses),  cmocka_unit_test(test_day_modes),
         cmocka_unit_test(test_dst_fall_back), cmocka_unit_test(test_format),
-        cmocka_unit_test(test_reply_parse),  cmocka_unit_test(test_ratelimit),
-        cmocka_unit_test(test_backoff),      cmocka_unit_test(test_bisect),
+        cmocka_unit_test(test_reply_parse),   cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_backoff),       cmocka_unit_test(test_bisect),
         cmocka_unit_test(test_backload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
