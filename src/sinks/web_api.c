@@ -158,23 +158,19 @@ static void set_static(struct web_response *r, unsigned status, const char *ct, 
 static void set_error(struct web_response *r, unsigned status, const char *msg)
 {
     /* msg names a parameter, never echoes a value: nothing to escape */
-    char *body = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&body, &len);
-    if (f) {
-        fprintf(f, "{\"error\":\"%s\"}\n", msg);
-        if (fclose(f) == 0 && body) {
-            r->status = status;
-            r->content_type = CT_JSON;
-            r->cache_control = CC_NONE;
-            r->body = body;
-            r->len = len;
-            r->owned = true;
-            return;
-        }
-        free(body);
+    int n = snprintf(NULL, 0, "{\"error\":\"%s\"}\n", msg);
+    char *body = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!body) {
+        set_static(r, 500, CT_TEXT, "out of memory\n");
+        return;
     }
-    set_static(r, 500, CT_TEXT, "out of memory\n");
+    snprintf(body, (size_t)n + 1, "{\"error\":\"%s\"}\n", msg);
+    r->status = status;
+    r->content_type = CT_JSON;
+    r->cache_control = CC_NONE;
+    r->body = body;
+    r->len = (size_t)n;
+    r->owned = true;
 }
 
 /* A memstream's result as the response body. */

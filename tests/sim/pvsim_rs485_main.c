@@ -112,7 +112,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return -1;
         }
         const char *v = argv[++i];
-        double d;
+        double d = 0;
         int bad = 0;
         if (strcmp(a, "--device") == 0) {
             have_dev = 1;
