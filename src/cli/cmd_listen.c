@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/record_json.h"
 #include "proto/modbus_listen.h"
 #include "proto/wattnode_map.h"
 #include "sources/listen.h"
@@ -153,85 +154,6 @@ static int parse_args(int argc, char **argv, struct listen_opts *o)
 
 /* ---- output -------------------------------------------------------------- */
 
-static bool add_number(cJSON *obj, const char *key, bool present, double v)
-{
-    if (!present)
-        return true;
-    return cJSON_AddNumberToObject(obj, key, v) != NULL;
-}
-
-/* The `pvtap poll` WattNode shape (INTERFACES.md "Record names", docs/modbus.md):
- * device, address, time, serial, the non-resettable totals, then per-phase
- * values for each phase whose line-to-neutral voltage is not 0. A response
- * carries the keys of the registers it read. */
-static cJSON *wattnode_record(const struct listen_decoded *d, int64_t t)
-{
-    cJSON *obj = cJSON_CreateObject();
-    if (!obj)
-        return NULL;
-    char when[32];
-    time_format_iso_utc(t, when, sizeof when);
-    const struct wn_values *v = &d->wn;
-    bool ok = cJSON_AddStringToObject(obj, "device", "wattnode") &&
-              cJSON_AddNumberToObject(obj, "address", d->address) &&
-              cJSON_AddStringToObject(obj, "time", when);
-    if (ok && d->serial[0])
-        ok = cJSON_AddStringToObject(obj, "serial", d->serial) != NULL;
-    ok = ok && add_number(obj, "power_W", v->present[WN_POWER_SUM], v->value[WN_POWER_SUM]);
-    ok = ok && add_number(obj, "energy_net_lifetime_kWh", v->present[WN_ENERGY_SUM_NR],
-                          v->value[WN_ENERGY_SUM_NR]);
-    ok = ok && add_number(obj, "energy_import_lifetime_kWh", v->present[WN_ENERGY_POS_SUM_NR],
-                          v->value[WN_ENERGY_POS_SUM_NR]);
-    ok = ok && add_number(obj, "energy_export_lifetime_kWh", v->present[WN_ENERGY_NEG_SUM_NR],
-                          v->value[WN_ENERGY_NEG_SUM_NR]);
-    ok = ok && add_number(obj, "voltage_V", v->present[WN_VOLT_AVG_LN], v->value[WN_VOLT_AVG_LN]);
-    ok = ok && add_number(obj, "frequency_Hz", v->present[WN_FREQ], v->value[WN_FREQ]);
-    static const struct {
-        char name;
-        enum wn_field power, volt;
-    } phases[] = {{'A', WN_POWER_A, WN_VOLT_A}, {'B', WN_POWER_B, WN_VOLT_B},
-                  {'C', WN_POWER_C, WN_VOLT_C}};
-    for (size_t i = 0; i < 3 && ok; i++) {
-        if (!v->present[phases[i].volt] || v->value[phases[i].volt] == 0)
-            continue;
-        char key[24];
-        snprintf(key, sizeof key, "power_%c_W", phases[i].name);
-        ok = add_number(obj, key, v->present[phases[i].power], v->value[phases[i].power]);
-        snprintf(key, sizeof key, "voltage_%c_V", phases[i].name);
-        ok = ok && add_number(obj, key, true, v->value[phases[i].volt]);
-    }
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
-static int print_record(cJSON *obj, bool table)
-{
-    if (!table) {
-        char *text = cJSON_PrintUnformatted(obj);
-        if (!text)
-            return PVTAP_ENOMEM;
-        puts(text);
-        cJSON_free(text);
-    } else {
-        for (cJSON *it = obj->child; it; it = it->next) {
-            if (cJSON_IsString(it)) {
-                printf("%-28s %s\n", it->string, it->valuestring);
-            } else if (cJSON_IsNumber(it)) {
-                char *text = cJSON_PrintUnformatted(it);
-                printf("%-28s %s\n", it->string, text ? text : "?");
-                cJSON_free(text);
-            }
-        }
-        putchar('\n');
-    }
-    /* One line per response as it happens: a pipe reader sees it at once. */
-    fflush(stdout);
-    return 0;
-}
-
 /* "EnergySum..Freq": the map's names for the registers of a read, so a user
  * sees what the other master's poll makes available. */
 static void describe_regs(uint16_t start, uint16_t count, char *out, size_t size)
@@ -316,13 +238,11 @@ static int drain(struct run *r)
             continue; /* every value failed its sanity range: nothing to print */
         /* The wall-clock time of the response's last byte. */
         int64_t t = time_now_s() - (mono_us() - ev->t_us) / 1000000;
-        cJSON *obj = wattnode_record(&r->out, t);
+        cJSON *obj = record_json_wattnode(r->out.address, t, r->out.serial, &r->out.wn);
         if (!obj)
             return PVTAP_ENOMEM;
-        int rc = print_record(obj, r->o->table);
+        record_json_print(obj, r->o->table);
         cJSON_Delete(obj);
-        if (rc < 0)
-            return rc;
     }
     return 0;
 }

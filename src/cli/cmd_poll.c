@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/record_json.h"
 #include "cli/poll_pvs_api.h"
 #include "pvtap_build.h"
 #include "util/err.h"
@@ -258,99 +259,10 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
 
 /* ---- output -------------------------------------------------------------- */
 
-static void print_object(cJSON *obj, bool table)
-{
-    if (!table) {
-        char *text = cJSON_PrintUnformatted(obj);
-        if (text) {
-            puts(text);
-            cJSON_free(text);
-        }
-        return;
-    }
-    for (cJSON *it = obj->child; it; it = it->next) {
-        if (cJSON_IsString(it))
-            printf("%-28s %s\n", it->string, it->valuestring);
-        else if (cJSON_IsNumber(it)) {
-            char *text = cJSON_PrintUnformatted(it);
-            printf("%-28s %s\n", it->string, text ? text : "?");
-            cJSON_free(text);
-        }
-    }
-}
-
-static bool add_number(cJSON *obj, const char *key, bool present, double v)
-{
-    if (!present)
-        return true;
-    return cJSON_AddNumberToObject(obj, key, v) != NULL;
-}
-
-static cJSON *new_record(const char *device, int address, int64_t t)
-{
-    cJSON *obj = cJSON_CreateObject();
-    if (!obj)
-        return NULL;
-    char when[32];
-    time_format_iso_utc(t, when, sizeof when);
-    if (!cJSON_AddStringToObject(obj, "device", device) ||
-        !cJSON_AddNumberToObject(obj, "address", address) ||
-        !cJSON_AddStringToObject(obj, "time", when)) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
-/* INTERFACES.md "Record names": the non-resettable registers, in this order;
- * then per-phase values for each phase whose line-to-neutral voltage is not 0
- * (an unconnected phase reads 0 V). */
-static cJSON *wattnode_record(int address, int64_t t, const struct wn_values *id,
-                              const struct wn_values *v)
-{
-    cJSON *obj = new_record("wattnode", address, t);
-    if (!obj)
-        return NULL;
-    bool ok = true;
-    if (id->present[WN_SERIAL]) {
-        char serial[24];
-        snprintf(serial, sizeof serial, "%.0f", id->value[WN_SERIAL]);
-        ok = cJSON_AddStringToObject(obj, "serial", serial) != NULL;
-    }
-    ok = ok && add_number(obj, "power_W", v->present[WN_POWER_SUM], v->value[WN_POWER_SUM]);
-    ok = ok && add_number(obj, "energy_net_lifetime_kWh", v->present[WN_ENERGY_SUM_NR],
-                          v->value[WN_ENERGY_SUM_NR]);
-    ok = ok && add_number(obj, "energy_import_lifetime_kWh", v->present[WN_ENERGY_POS_SUM_NR],
-                          v->value[WN_ENERGY_POS_SUM_NR]);
-    ok = ok && add_number(obj, "energy_export_lifetime_kWh", v->present[WN_ENERGY_NEG_SUM_NR],
-                          v->value[WN_ENERGY_NEG_SUM_NR]);
-    ok = ok && add_number(obj, "voltage_V", v->present[WN_VOLT_AVG_LN], v->value[WN_VOLT_AVG_LN]);
-    ok = ok && add_number(obj, "frequency_Hz", v->present[WN_FREQ], v->value[WN_FREQ]);
-    static const struct {
-        char name;
-        enum wn_field power, volt;
-    } phases[] = {{'A', WN_POWER_A, WN_VOLT_A}, {'B', WN_POWER_B, WN_VOLT_B},
-                  {'C', WN_POWER_C, WN_VOLT_C}};
-    for (size_t i = 0; i < 3 && ok; i++) {
-        if (!v->present[phases[i].volt] || v->value[phases[i].volt] == 0)
-            continue;
-        char key[24];
-        snprintf(key, sizeof key, "power_%c_W", phases[i].name);
-        ok = add_number(obj, key, v->present[phases[i].power], v->value[phases[i].power]);
-        snprintf(key, sizeof key, "voltage_%c_V", phases[i].name);
-        ok = ok && add_number(obj, key, true, v->value[phases[i].volt]);
-    }
-    if (!ok) {
-        cJSON_Delete(obj);
-        return NULL;
-    }
-    return obj;
-}
-
 static cJSON *sunspec_record(int address, int64_t t, const struct sunspec_dev *d,
                              const struct sunspec_inverter *inv)
 {
-    cJSON *obj = new_record("sunspec", address, t);
+    cJSON *obj = record_json_new("sunspec", address, t);
     if (!obj)
         return NULL;
     bool ok = true;
@@ -358,16 +270,16 @@ static cJSON *sunspec_record(int address, int64_t t, const struct sunspec_dev *d
         ok = cJSON_AddStringToObject(obj, "serial", d->common.serial) != NULL;
     if (ok && d->has_common && d->common.model[0])
         ok = cJSON_AddStringToObject(obj, "model", d->common.model) != NULL;
-    ok = ok && add_number(obj, "power_W", inv->has_power_W, inv->power_W);
-    ok = ok && add_number(obj, "energy_lifetime_kWh", inv->has_energy_kWh, inv->energy_kWh);
-    ok = ok && add_number(obj, "voltage_V", inv->has_voltage_V, inv->voltage_V);
-    ok = ok && add_number(obj, "current_A", inv->has_current_A, inv->current_A);
-    ok = ok && add_number(obj, "frequency_Hz", inv->has_frequency_Hz, inv->frequency_Hz);
-    ok = ok && add_number(obj, "dc_power_W", inv->has_dc_power_W, inv->dc_power_W);
-    ok = ok && add_number(obj, "dc_voltage_V", inv->has_dc_voltage_V, inv->dc_voltage_V);
-    ok = ok && add_number(obj, "dc_current_A", inv->has_dc_current_A, inv->dc_current_A);
-    ok = ok && add_number(obj, "temperature_C", inv->has_temperature_C, inv->temperature_C);
-    ok = ok && add_number(obj, "status", inv->has_status, inv->status);
+    ok = ok && record_json_number(obj, "power_W", inv->has_power_W, inv->power_W);
+    ok = ok && record_json_number(obj, "energy_lifetime_kWh", inv->has_energy_kWh, inv->energy_kWh);
+    ok = ok && record_json_number(obj, "voltage_V", inv->has_voltage_V, inv->voltage_V);
+    ok = ok && record_json_number(obj, "current_A", inv->has_current_A, inv->current_A);
+    ok = ok && record_json_number(obj, "frequency_Hz", inv->has_frequency_Hz, inv->frequency_Hz);
+    ok = ok && record_json_number(obj, "dc_power_W", inv->has_dc_power_W, inv->dc_power_W);
+    ok = ok && record_json_number(obj, "dc_voltage_V", inv->has_dc_voltage_V, inv->dc_voltage_V);
+    ok = ok && record_json_number(obj, "dc_current_A", inv->has_dc_current_A, inv->dc_current_A);
+    ok = ok && record_json_number(obj, "temperature_C", inv->has_temperature_C, inv->temperature_C);
+    ok = ok && record_json_number(obj, "status", inv->has_status, inv->status);
     if (ok && inv->has_status && sunspec_state_name(inv->status))
         ok = cJSON_AddStringToObject(obj, "status_text", sunspec_state_name(inv->status)) != NULL;
     if (!ok) {
@@ -421,7 +333,12 @@ static int poll_once(const struct poll_opts *o, struct modbus_link *l)
         if (v.out_of_range)
             log_msg(LOGL_WARNING, "poll", "%u values outside their sanity range dropped",
                     v.out_of_range);
-        obj = wattnode_record(address, t, &id, &v);
+        {
+            char serial[24] = "";
+            if (id.present[WN_SERIAL])
+                snprintf(serial, sizeof serial, "%.0f", id.value[WN_SERIAL]);
+            obj = record_json_wattnode(address, t, serial, &v);
+        }
     } else {
         struct sunspec_dev d;
         struct sunspec_inverter inv;
@@ -445,7 +362,7 @@ static int poll_once(const struct poll_opts *o, struct modbus_link *l)
         fprintf(stderr, "pvtap poll: out of memory\n");
         return EXIT_RUNTIME;
     }
-    print_object(obj, o->table);
+    record_json_print(obj, o->table);
     cJSON_Delete(obj);
     return EXIT_OK;
 }
@@ -496,7 +413,7 @@ static int scan(const struct poll_opts *o, struct modbus_link *l)
         }
         if ((rc == 0 || err.exception) && ok) {
             found++;
-            print_object(obj, o->table);
+            record_json_print(obj, o->table);
             fflush(stdout);
         }
         cJSON_Delete(obj);
@@ -517,7 +434,7 @@ static int scan(const struct poll_opts *o, struct modbus_link *l)
  * in the documented order; then the extra SMA channels (hours, error). */
 static cJSON *sma_net_record(const struct sma_net_device *d)
 {
-    cJSON *obj = new_record("sma-net", d->addr, d->time_s);
+    cJSON *obj = record_json_new("sma-net", d->addr, d->time_s);
     if (!obj)
         return NULL;
     char serial[16];
@@ -600,7 +517,7 @@ static int sma_net_poll(const struct poll_opts *o)
                 ret = EXIT_RUNTIME;
                 goto out;
             }
-            print_object(obj, o->table);
+            record_json_print(obj, o->table);
             cJSON_Delete(obj);
         }
         goto out;
@@ -646,7 +563,7 @@ static int sma_net_poll(const struct poll_opts *o)
             ret = EXIT_RUNTIME;
             goto out;
         }
-        print_object(obj, o->table);
+        record_json_print(obj, o->table);
         cJSON_Delete(obj);
     }
     if (bad)

@@ -1,5 +1,6 @@
 /* `pvtap poll --device pvs-api`: one read of the supervisor's local API, one object a device. */
 #include "cli/poll_pvs_api.h"
+#include "cli/record_json.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -118,28 +119,6 @@ static cJSON *device_object(const struct pvs_device *d, int64_t poll_time_s)
         return NULL;
     }
     return obj;
-}
-
-static void print_object(const cJSON *obj, bool table)
-{
-    if (!table) {
-        char *text = cJSON_PrintUnformatted(obj);
-        if (text) {
-            puts(text);
-            cJSON_free(text);
-        }
-        return;
-    }
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        if (cJSON_IsString(it)) {
-            printf("%-28s %s\n", it->string, it->valuestring);
-        } else {
-            char *text = cJSON_PrintUnformatted(it);
-            printf("%-28s %s\n", it->string, text ? text : "?");
-            cJSON_free(text);
-        }
-    }
-    putchar('\n');
 }
 
 static bool parse_long(const char *s, long min, long max, long *out)
@@ -273,7 +252,7 @@ int poll_pvs_api_main(int argc, char **argv)
             status = EXIT_RUNTIME;
             break;
         }
-        print_object(obj, table);
+        record_json_print(obj, table);
         cJSON_Delete(obj);
     }
     if (a.n == 0 && status == EXIT_OK) {

@@ -584,7 +584,10 @@ int smanet_values_parse(const uint8_t *p, size_t n, const struct smanet_chanlist
             out->value = raw * ch->gain;
         else
             out->value = raw;
-        if (ch->ctype & (SMANET_CH_STATUS | SMANET_CH_DIGITAL))
+        /* A float-typed status may hold NaN, a negative or a huge value:
+         * converting those to size_t is undefined, so range-check first. */
+        if ((ch->ctype & (SMANET_CH_STATUS | SMANET_CH_DIGITAL)) && raw >= 0 &&
+            raw < (double)ch->n_texts)
             out->text = smanet_channel_text(ch, (size_t)raw);
     }
     if (sets == 1 && cur_left(&c) != 0)

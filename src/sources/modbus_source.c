@@ -1,6 +1,9 @@
 /* Shared plumbing of the polled Modbus sources: link, schedule, rate-limited complaints, back-off. */
 #include "sources/modbus_source.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "util/err.h"
 #include "util/timeutil.h"
 
@@ -72,4 +75,38 @@ void modbus_source_succeeded(struct modbus_source_common *c, const char *module,
     c->next_due_ms += interval_ms;
     if (c->next_due_ms <= now_ms)
         c->next_due_ms = now_ms + interval_ms;
+}
+
+int modbus_source_create(struct source *src, const config_setting_t *section, unsigned flags,
+                         size_t priv_size, const char *prefix)
+{
+    struct modbus_source_common *c = calloc(1, priv_size);
+    if (!c)
+        return PVTAP_ENOMEM;
+    serial_config_defaults(&c->sc);
+    int rc = serial_config_parse(&c->sc, src->env, section, flags);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    snprintf(c->device, sizeof c->device, "%s@%d", prefix, c->sc.address);
+    /* The daemon serialises every transmitting source of one port on one
+     * thread, and refuses a listener beside them. */
+    snprintf(src->port, sizeof src->port, "%s", c->sc.port);
+    src->transmits = 1;
+    src->max_poll_gap_s = (int)c->sc.max_poll_gap_s;
+    src->priv = c;
+    return 0;
+}
+
+int modbus_source_open(struct source *src, const char *module)
+{
+    struct modbus_source_common *c = src->priv;
+    c->next_due_ms = time_mono_ms();
+    return modbus_source_link(c, module, c->device);
+}
+
+int modbus_source_fd_op(struct source *src, int64_t *next_due_ms)
+{
+    return modbus_source_fd(src->priv, next_due_ms);
 }

@@ -18,7 +18,18 @@ struct modbus_source_common {
     int64_t backoff_ms;         /* 0 while healthy */
     struct complaint complaint;
     uint64_t cycles, failures, dropped; /* dropped: values outside their sanity range */
+    char device[32];            /* "wattnode@1": names the device in messages and readings */
 };
+
+/* create() of a Modbus backend: allocate priv_size bytes (a struct whose first
+ * member is struct modbus_source_common), read the serial keys (flags:
+ * SERIAL_CFG_*), name the device "<prefix>@<address>", and tell the daemon
+ * the port it transmits on. On success src->priv is the new struct. */
+int modbus_source_create(struct source *src, const config_setting_t *section, unsigned flags,
+                         size_t priv_size, const char *prefix);
+/* open() and fd() of every Modbus backend: schedule a poll now, open the link. */
+int modbus_source_open(struct source *src, const char *module);
+int modbus_source_fd_op(struct source *src, int64_t *next_due_ms);
 
 /* Let several sources on one port share a link (the daemon calls it after
  * create() for every wattnode/sunspec source; without it each source opens

@@ -175,41 +175,16 @@ struct sunspec_priv {
     struct modbus_source_common c; /* first: modbus_source_attach() relies on it */
     bool discovered;
     struct sunspec_dev dev;
-    char device[32];
 };
 
 static int ss_create(struct source *src, const config_setting_t *section)
 {
-    struct sunspec_priv *p = calloc(1, sizeof *p);
-    if (!p)
-        return PVTAP_ENOMEM;
-    serial_config_defaults(&p->c.sc);
-    int rc = serial_config_parse(&p->c.sc, src->env, section, SERIAL_CFG_TCP);
-    if (rc < 0) {
-        free(p);
-        return rc;
-    }
-    snprintf(p->device, sizeof p->device, "sunspec@%d", p->c.sc.address);
-    /* The daemon serialises every transmitting source of one port on one
-     * thread, and refuses a listener beside them. */
-    snprintf(src->port, sizeof src->port, "%s", p->c.sc.port);
-    src->transmits = 1;
-    src->max_poll_gap_s = (int)p->c.sc.max_poll_gap_s;
-    src->priv = p;
-    return 0;
+    return modbus_source_create(src, section, SERIAL_CFG_TCP, sizeof(struct sunspec_priv), "sunspec");
 }
 
 static int ss_open(struct source *src)
 {
-    struct sunspec_priv *p = src->priv;
-    p->c.next_due_ms = time_mono_ms();
-    return modbus_source_link(&p->c, MODULE, p->device);
-}
-
-static int ss_fd(struct source *src, int64_t *next_due_ms)
-{
-    struct sunspec_priv *p = src->priv;
-    return modbus_source_fd(&p->c, next_due_ms);
+    return modbus_source_open(src, MODULE);
 }
 
 static int ss_step(struct source *src, const struct reading_sink *sink)
@@ -218,20 +193,20 @@ static int ss_step(struct source *src, const struct reading_sink *sink)
     int64_t now = time_mono_ms();
     if (!modbus_source_due(&p->c, now))
         return PVTAP_EAGAIN;
-    int rc = modbus_source_link(&p->c, MODULE, p->device);
+    int rc = modbus_source_link(&p->c, MODULE, p->c.device);
     if (rc < 0)
         return rc;
     struct modbus_link_error err = {0};
     if (!p->discovered) {
         rc = sunspec_discover(p->c.link, p->c.sc.address, &p->dev, &err);
         if (rc < 0) {
-            modbus_source_failed(&p->c, MODULE, p->device, &err, now);
+            modbus_source_failed(&p->c, MODULE, p->c.device, &err, now);
             return rc;
         }
         p->discovered = true;
         if (p->dev.has_common && p->dev.common.serial[0])
-            snprintf(p->device, sizeof p->device, "%.31s", p->dev.common.serial);
-        log_msg(LOGL_INFO, MODULE, "%s: %s %s, model %u at %u on %s", p->device,
+            snprintf(p->c.device, sizeof p->c.device, "%.31s", p->dev.common.serial);
+        log_msg(LOGL_INFO, MODULE, "%s: %s %s, model %u at %u on %s", p->c.device,
                 p->dev.common.manufacturer, p->dev.common.model, p->dev.inverter.id,
                 p->dev.inverter.addr, modbus_link_name(p->c.link));
     }
@@ -239,12 +214,12 @@ static int ss_step(struct source *src, const struct reading_sink *sink)
     int64_t t = time_now_s();
     rc = sunspec_read_inverter(p->c.link, p->c.sc.address, &p->dev, &inv, &err);
     if (rc < 0) {
-        modbus_source_failed(&p->c, MODULE, p->device, &err, now);
+        modbus_source_failed(&p->c, MODULE, p->c.device, &err, now);
         return rc;
     }
     p->c.dropped += inv.out_of_range;
-    sunspec_emit(&inv, p->device, src->series, t, sink);
-    modbus_source_succeeded(&p->c, MODULE, p->device, now);
+    sunspec_emit(&inv, p->c.device, src->series, t, sink);
+    modbus_source_succeeded(&p->c, MODULE, p->c.device, now);
     return 0;
 }
 
@@ -271,7 +246,7 @@ const struct source_ops sunspec_source_ops = {
     .blocking = true,
     .create = ss_create,
     .open = ss_open,
-    .fd = ss_fd,
+    .fd = modbus_source_fd_op,
     .step = ss_step,
     .close = ss_close,
     .destroy = ss_destroy,

@@ -90,41 +90,16 @@ struct wattnode_priv {
     struct modbus_source_common c; /* first: modbus_source_attach() relies on it */
     bool have_identity;
     struct wn_values identity;
-    char device[32];
 };
 
 static int wn_create(struct source *src, const config_setting_t *section)
 {
-    struct wattnode_priv *p = calloc(1, sizeof *p);
-    if (!p)
-        return PVTAP_ENOMEM;
-    serial_config_defaults(&p->c.sc);
-    int rc = serial_config_parse(&p->c.sc, src->env, section, SERIAL_CFG_METER);
-    if (rc < 0) {
-        free(p);
-        return rc;
-    }
-    snprintf(p->device, sizeof p->device, "wattnode@%d", p->c.sc.address);
-    /* The daemon serialises every transmitting source of one port on one
-     * thread, and refuses a listener beside them. */
-    snprintf(src->port, sizeof src->port, "%s", p->c.sc.port);
-    src->transmits = 1;
-    src->max_poll_gap_s = (int)p->c.sc.max_poll_gap_s;
-    src->priv = p;
-    return 0;
+    return modbus_source_create(src, section, SERIAL_CFG_METER, sizeof(struct wattnode_priv), "wattnode");
 }
 
 static int wn_open(struct source *src)
 {
-    struct wattnode_priv *p = src->priv;
-    p->c.next_due_ms = time_mono_ms();
-    return modbus_source_link(&p->c, MODULE, p->device);
-}
-
-static int wn_fd(struct source *src, int64_t *next_due_ms)
-{
-    struct wattnode_priv *p = src->priv;
-    return modbus_source_fd(&p->c, next_due_ms);
+    return modbus_source_open(src, MODULE);
 }
 
 static int wn_step(struct source *src, const struct reading_sink *sink)
@@ -133,7 +108,7 @@ static int wn_step(struct source *src, const struct reading_sink *sink)
     int64_t now = time_mono_ms();
     if (!modbus_source_due(&p->c, now))
         return PVTAP_EAGAIN;
-    int rc = modbus_source_link(&p->c, MODULE, p->device);
+    int rc = modbus_source_link(&p->c, MODULE, p->c.device);
     if (rc < 0)
         return rc;
     struct modbus_link_error err = {0};
@@ -141,31 +116,31 @@ static int wn_step(struct source *src, const struct reading_sink *sink)
         /* Serial and model once: they name the device in every reading. */
         rc = wattnode_read(p->c.link, p->c.sc.address, WN_USE_IDENTITY, &p->identity, &err);
         if (rc < 0) {
-            modbus_source_failed(&p->c, MODULE, p->device, &err, now);
+            modbus_source_failed(&p->c, MODULE, p->c.device, &err, now);
             return rc;
         }
         p->have_identity = true;
-        wattnode_device_name(&p->identity, p->c.sc.address, p->device, sizeof p->device);
+        wattnode_device_name(&p->identity, p->c.sc.address, p->c.device, sizeof p->c.device);
         log_msg(LOGL_INFO, MODULE, "%s at address %d on %s: model %.0f, firmware %.0f",
-                p->device, p->c.sc.address, modbus_link_name(p->c.link),
+                p->c.device, p->c.sc.address, modbus_link_name(p->c.link),
                 p->identity.value[WN_MODEL], p->identity.value[WN_VERSION]);
     }
     struct wn_values v;
     int64_t t = time_now_s();
     rc = wattnode_read(p->c.link, p->c.sc.address, WN_USE_POLL, &v, &err);
     if (rc < 0) {
-        modbus_source_failed(&p->c, MODULE, p->device, &err, now);
+        modbus_source_failed(&p->c, MODULE, p->c.device, &err, now);
         return rc;
     }
     if (v.out_of_range) {
         p->c.dropped += v.out_of_range;
         log_msg(LOGL_DEBUG, MODULE, "%s: %u values outside their sanity range dropped",
-                p->device, v.out_of_range);
+                p->c.device, v.out_of_range);
     }
     if (p->c.sc.invert)
         wattnode_invert(&v);
-    wattnode_emit(&v, p->device, p->c.sc.role, src->series, t, sink);
-    modbus_source_succeeded(&p->c, MODULE, p->device, now);
+    wattnode_emit(&v, p->c.device, p->c.sc.role, src->series, t, sink);
+    modbus_source_succeeded(&p->c, MODULE, p->c.device, now);
     return 0;
 }
 
@@ -189,7 +164,7 @@ const struct source_ops wattnode_source_ops = {
     .blocking = true,
     .create = wn_create,
     .open = wn_open,
-    .fd = wn_fd,
+    .fd = modbus_source_fd_op,
     .step = wn_step,
     .close = wn_close,
     .destroy = wn_destroy,

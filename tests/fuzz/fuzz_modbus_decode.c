@@ -1,5 +1,6 @@
 /* libFuzzer target: Modbus RTU frame lengths and bus scan, WattNode register decode, SunSpec chain walk. */
 #include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,12 +31,34 @@ static int img_read(const struct image *im, size_t addr, size_t count, uint16_t 
     return 0;
 }
 
+/* Input: segments as [ctl] + (ctl & 0x7F) bytes, each followed by its CRC
+ * when ctl's top bit is set, so the scanner meets valid frames in noise. */
 static void fuzz_frames(const uint8_t *data, size_t size)
 {
+    uint8_t *bus = malloc(size + size + 2);
+    if (!bus)
+        return;
+    size_t bn = 0;
+    for (size_t off = 0; off < size;) {
+        uint8_t ctl = data[off++];
+        size_t len = ctl & 0x7F;
+        if (len > size - off)
+            len = size - off;
+        memcpy(bus + bn, data + off, len);
+        off += len;
+        if (ctl & 0x80) {
+            uint16_t crc = modbus_crc16(bus + bn, len);
+            bus[bn + len] = (uint8_t)(crc & 0xFF);
+            bus[bn + len + 1] = (uint8_t)(crc >> 8);
+            len += 2;
+        }
+        bn += len;
+    }
     struct modbus_rtu_scan s = {0};
-    modbus_rtu_scan_bytes(data, size, &s);
-    if (s.noise_bytes + 4 * (s.requests + s.responses) > size)
+    modbus_rtu_scan_bytes(bus, bn, &s);
+    if (s.noise_bytes + 4 * (s.requests + s.responses) > bn)
         abort();
+    free(bus);
     for (int d = MODBUS_RTU_REQUEST; d <= MODBUS_RTU_RESPONSE; d++) {
         size_t len = 0;
         if (modbus_rtu_frame_len(data, size, (enum modbus_rtu_dir)d, &len) == 0 &&
@@ -115,18 +138,34 @@ static void check_str(const char *s, size_t cap)
             abort();
 }
 
+static void walk(const struct image *im);
+
 static void fuzz_sunspec(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return;
-    /* The image sits at one of the candidate bases (or just off it). */
+    /* The image sits at one of the candidate bases (or just off it); with
+     * bit 6 set the input starts after a "SunS" marker, so walks are common. */
     uint16_t base = sunspec_base_candidates[data[0] % sunspec_n_base_candidates];
-    struct image im = {data + 1, (size - 1) / 2, (uint16_t)(base - (data[0] >> 7))};
+    bool marked = data[0] & 0x40;
+    uint8_t *copy = malloc(size + 4);
+    if (!copy)
+        return;
+    memcpy(copy, "SunS", 4);
+    memcpy(copy + 4, data + 1, size - 1);
+    struct image im = {marked ? copy : copy + 4, (size - 1 + (marked ? 4 : 0)) / 2,
+                       (uint16_t)(base - (data[0] >> 7))};
+    walk(&im);
+    free(copy);
+}
+
+static void walk(const struct image *im)
+{
     uint16_t head[4];
     struct sunspec_chain c;
     size_t b;
     for (b = 0; b < sunspec_n_base_candidates; b++)
-        if (img_read(&im, sunspec_base_candidates[b], 4, head) == 0 &&
+        if (img_read(im, sunspec_base_candidates[b], 4, head) == 0 &&
             sunspec_chain_start(&c, sunspec_base_candidates[b], head) == 0)
             break;
     if (b == sunspec_n_base_candidates)
@@ -143,7 +182,7 @@ static void fuzz_sunspec(const uint8_t *data, size_t size)
             if (!common)
                 return;
             struct sunspec_common sc;
-            if (img_read(&im, m->addr, m->len, common) == 0 &&
+            if (img_read(im, m->addr, m->len, common) == 0 &&
                 sunspec_decode_common(common, m->len, &sc) == 0) {
                 check_str(sc.manufacturer, sizeof sc.manufacturer);
                 check_str(sc.model, sizeof sc.model);
@@ -156,7 +195,7 @@ static void fuzz_sunspec(const uint8_t *data, size_t size)
                    inverter.id == 0) {
             inverter = *m;
         }
-        if (img_read(&im, c.next_addr, 2, header) < 0)
+        if (img_read(im, c.next_addr, 2, header) < 0)
             break;
     }
     if (c.n > SUNSPEC_MAX_MODELS)
@@ -172,7 +211,7 @@ static void fuzz_sunspec(const uint8_t *data, size_t size)
     const struct sunspec_model_ref *inv = sunspec_chain_inverter(&c);
     if (inverter.id && !inv)
         abort();
-    if (!inverter.id || img_read(&im, inverter.addr, SUNSPEC_INVERTER_LEN, body) < 0)
+    if (!inverter.id || img_read(im, inverter.addr, SUNSPEC_INVERTER_LEN, body) < 0)
         return;
     struct sunspec_inverter out;
     if (sunspec_decode_inverter(inverter.id, body, SUNSPEC_INVERTER_LEN, &out) != 0)

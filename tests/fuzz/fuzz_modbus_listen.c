@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "proto/modbus_listen.h"
 
@@ -48,9 +49,10 @@ static void drain(struct modbus_listen *l, struct tally *t)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Header: baud choice | parity | adapter latency (ms). Then chunks as
-     * [len dt] + len bytes: dt's low 7 bits are the gap before the chunk in
-     * quarter characters (so gaps straddle the 3.5-character silence); a
-     * set top bit makes it a tick (time passes, no bytes) instead. */
+     * [len ctl] + len bytes: ctl's low 6 bits are the gap before the chunk
+     * in quarter characters (so gaps straddle the 3.5-character silence; 63
+     * is a long pause), bit 6 appends the chunk's CRC (so valid frames are
+     * easy to reach), bit 7 makes it a tick (time passes, no bytes). */
     if (size < 3)
         return 0;
     static const int bauds[] = {1200, 9600, 19200, 38400, 115200};
@@ -65,20 +67,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t fed = 0;
     while (off + 2 <= size) {
         size_t len = data[off];
-        uint8_t dt = data[off + 1];
+        uint8_t ctl = data[off + 1];
         off += 2;
-        now += (int64_t)(dt & 0x7F) * l->char_us / 4 + (dt == 0x7F ? 200000 : 0);
-        if (dt & 0x80) {
+        now += (int64_t)(ctl & 0x3F) * l->char_us / 4 + ((ctl & 0x3F) == 0x3F ? 200000 : 0);
+        if (ctl & 0x80) {
             modbus_listen_tick(l, now);
             drain(l, &t);
             continue;
         }
         if (len > size - off)
             len = size - off;
+        uint8_t chunk[255 + 2];
+        memcpy(chunk, data + off, len);
+        off += len;
+        if (ctl & 0x40) {
+            uint16_t crc = modbus_crc16(chunk, len);
+            chunk[len++] = (uint8_t)(crc & 0xFF);
+            chunk[len++] = (uint8_t)(crc >> 8);
+        }
         size_t done = 0;
         int stuck = 0;
         while (done < len) {
-            size_t n = modbus_listen_feed(l, data + off + done, len - done, now);
+            size_t n = modbus_listen_feed(l, chunk + done, len - done, now);
             done += n;
             fed += n;
             drain(l, &t);
@@ -86,7 +96,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n == 0 && ++stuck > 2)
                 abort();
         }
-        off += len;
     }
     modbus_listen_finish(l);
     drain(l, &t);

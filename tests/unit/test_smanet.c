@@ -505,6 +505,40 @@ static void spot_values(void **state)
     smanet_chanlist_free(&cl);
 }
 
+/* A status channel sent as float (found by fuzz_smanet): NaN, negative and
+ * huge values name no text (converting them to an index was undefined). */
+static void status_float_out_of_range(void **state)
+{
+    (void)state;
+    struct buf b = {.n = 0};
+    head(&b, 1, 0x0908, SMANET_NT_FLOAT, "Status");
+    put16(&b, 9);
+    put(&b, "Stop\0Mpp\0", 9);
+    struct smanet_chanlist cl;
+    assert_int_equal(smanet_chanlist_parse(b.b, b.n, &cl), 0);
+    assert_int_equal(cl.ch[0].n_texts, 2);
+    const float raws[] = {1.0f, -1.0f, 1e30f, -1e30f, __builtin_nanf(""), 2.0f, 0.5f};
+    const char *const want[] = {"Mpp", NULL, NULL, NULL, NULL, NULL, "Stop"};
+    for (size_t i = 0; i < sizeof raws / sizeof raws[0]; i++) {
+        struct buf a = {.n = 0};
+        put16(&a, SMANET_MASK_SPOT_ALL);
+        uint8_t zero[9] = {0};
+        put(&a, zero, 1);
+        put16(&a, 1);
+        put(&a, zero, 8);
+        putf(&a, raws[i]);
+        struct smanet_value v[1];
+        uint32_t ts;
+        assert_int_equal(smanet_values_parse(a.b, a.n, &cl, v, &ts), 0);
+        assert_true(v[0].present);
+        if (want[i])
+            assert_string_equal(v[0].text, want[i]);
+        else
+            assert_null(v[0].text);
+    }
+    smanet_chanlist_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +551,7 @@ int main(void)
         cmocka_unit_test(discovery_and_requests),
         cmocka_unit_test(channel_list),
         cmocka_unit_test(spot_values),
+        cmocka_unit_test(status_float_out_of_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
