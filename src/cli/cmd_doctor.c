@@ -23,7 +23,8 @@ static void usage(FILE *out)
           "                      supervisor uploads every 300 s)\n"
           "  -h, --help          this text\n"
           "\n"
-          "Exit status: 0 all good, 1 a check failed or warned, 2 usage or config error.\n",
+          "Exit status: 0 nothing failed (warnings are advice), 1 a check failed, 2 usage or\n"
+          "config error.\n",
           out);
 }
 
@@ -76,5 +77,5 @@ int cmd_doctor_main(int argc, char **argv)
     }
     enum doctor_level worst = doctor_run(&cfg, seconds, print_result, NULL);
     pvtap_config_free(&cfg);
-    return worst == DOCTOR_OK ? EXIT_OK : EXIT_RUNTIME;
+    return worst == DOCTOR_FAIL ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -59,10 +59,11 @@ static void live_to_sinks(struct daemon *d, const struct reading *r)
 void daemon_take_reading(struct daemon *d, const struct reading *r)
 {
     daemon_note_device(d, r);
-    if (!quantity_is_counter(r->q)) {
-        live_to_sinks(d, r);
+    /* Every reading as it arrives (device states, power now); counters
+     * also go on to the engine and, batched, to the store. */
+    live_to_sinks(d, r);
+    if (!quantity_is_counter(r->q))
         return;
-    }
     if (d->n_pending >= PENDING_MAX) {
         complain(&d->store_complaint, time_now_s(), LOGL_ERR, MOD,
                  "%zu readings wait for the store: dropping new ones until it recovers",

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timex.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "proto/netframe.h"
 #include "proto/sniff_pipe.h"
+#include "sources/listen.h"
 #include "sources/source.h"
 #include "util/err.h"
 #include "util/timeutil.h"
@@ -147,6 +147,27 @@ static void on_request_end(void *ctx, const struct sniff_request *req)
     ((struct mirror_ctx *)ctx)->c.posts++;
 }
 
+struct mirror_pkt_ctx {
+    struct mirror_ctx *mc;
+    struct sniff_pipe *pipe;
+    enum nf_link link;
+};
+
+static void mirror_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+    struct mirror_pkt_ctx *c = (struct mirror_pkt_ctx *)user;
+    c->mc->c.packets++;
+    struct nf_segment seg;
+    if (nf_decode(c->link, data, h->caplen, h->len, &seg) == 0) {
+        if (seg.sport == 80 || seg.dport == 80)
+            c->mc->c.http_packets++;
+        if (seg.sport == 443 || seg.dport == 443)
+            c->mc->c.tls_packets++;
+    }
+    sniff_pipe_frame(c->pipe, c->link, (int64_t)h->ts.tv_sec * 1000 + h->ts.tv_usec / 1000, data,
+                     h->caplen, h->len);
+}
+
 static void listen_mirror(const char *iface, double seconds, struct doctor_result *out)
 {
     char err[PCAP_ERRBUF_SIZE] = "";
@@ -172,26 +193,19 @@ static void listen_mirror(const char *iface, double seconds, struct doctor_resul
         result(out, "mirror port", DOCTOR_FAIL, "out of memory");
         return;
     }
-    enum nf_link link = nf_link_from_dlt(pcap_datalink(p));
+    struct mirror_pkt_ctx pc2 = {&mc, pipe, nf_link_from_dlt(pcap_datalink(p))};
+    /* Non-blocking with poll(): a blocking read may never return on an
+     * idle link, and the check must end on time. */
+    pcap_setnonblock(p, 1, err);
+    int fd = pcap_get_selectable_fd(p);
     int64_t until = time_mono_ms() + (int64_t)(seconds * 1000);
-    while (time_mono_ms() < until) {
-        struct pcap_pkthdr *h;
-        const u_char *data;
-        int r = pcap_next_ex(p, &h, &data);
-        if (r < 0)
-            break;
-        if (r == 0)
+    for (int64_t now = time_mono_ms(); now < until; now = time_mono_ms()) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int64_t left = until - now;
+        if (fd >= 0 && poll(&pfd, 1, left > 200 ? 200 : (int)left) <= 0)
             continue;
-        mc.c.packets++;
-        struct nf_segment seg;
-        if (nf_decode(link, data, h->caplen, h->len, &seg) == 0) {
-            if (seg.sport == 80 || seg.dport == 80)
-                mc.c.http_packets++;
-            if (seg.sport == 443 || seg.dport == 443)
-                mc.c.tls_packets++;
-        }
-        sniff_pipe_frame(pipe, link, (int64_t)h->ts.tv_sec * 1000 + h->ts.tv_usec / 1000, data,
-                         h->caplen, h->len);
+        if (pcap_dispatch(p, -1, mirror_packet, (u_char *)&pc2) < 0)
+            break;
     }
     sniff_pipe_finish(pipe);
     sniff_pipe_free(pipe);
@@ -199,44 +213,18 @@ static void listen_mirror(const char *iface, double seconds, struct doctor_resul
     doctor_mirror_verdict(iface, seconds, &mc.c, out);
 }
 
-static speed_t baud_const(long baud)
-{
-    switch (baud) {
-    case 1200: return B1200;
-    case 2400: return B2400;
-    case 4800: return B4800;
-    case 19200: return B19200;
-    case 38400: return B38400;
-    case 57600: return B57600;
-    case 115200: return B115200;
-    default: return B9600;
-    }
-}
-
 /* Reads the port for seconds without ever writing, and scans what it heard. */
 static void listen_bus(const char *port, long baud, char parity, bool we_transmit, double seconds,
                        struct doctor_result *out)
 {
-    int fd = open(port, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    /* The listen source's own opener: read-only, raw, RTS kept low. */
+    int fd = listen_port_open(port, (int)baud, parity);
     if (fd < 0) {
         char check[64];
         snprintf(check, sizeof check, "RS-485 %s", port);
-        result(out, check, DOCTOR_FAIL, "cannot open %s: %s (adapter unplugged? in group "
-               "dialout?)", port, strerror(errno));
+        result(out, check, DOCTOR_FAIL, "cannot open %s at %ld baud: %s (adapter unplugged? in "
+               "group dialout?)", port, baud, strerror(errno));
         return;
-    }
-    struct termios t;
-    if (tcgetattr(fd, &t) == 0) {
-        cfmakeraw(&t);
-        cfsetispeed(&t, baud_const(baud));
-        cfsetospeed(&t, baud_const(baud));
-        t.c_cflag |= CLOCAL | CREAD;
-        t.c_cflag &= ~(tcflag_t)(PARENB | PARODD);
-        if (parity == 'E')
-            t.c_cflag |= PARENB;
-        else if (parity == 'O')
-            t.c_cflag |= PARENB | PARODD;
-        tcsetattr(fd, TCSANOW, &t);
     }
     size_t cap = 65536, n = 0;
     uint8_t *buf = malloc(cap);
@@ -260,24 +248,6 @@ static void listen_bus(const char *port, long baud, char parity, bool we_transmi
         modbus_rtu_scan_bytes(buf, n, &scan);
     free(buf);
     doctor_bus_verdict(port, seconds, n, &scan, we_transmit, out);
-}
-
-static int latency_of(const char *port)
-{
-    char real[512];
-    if (!realpath(port, real))
-        return -1;
-    const char *base = strrchr(real, '/');
-    char path[640];
-    snprintf(path, sizeof path, "/sys/bus/usb-serial/devices/%s/latency_timer", base ? base + 1 : real);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int v = -1;
-    if (fscanf(f, "%d", &v) != 1)
-        v = -1;
-    fclose(f);
-    return v;
 }
 
 enum doctor_level doctor_run(const struct pvtap_config *cfg, double seconds,
@@ -347,7 +317,7 @@ enum doctor_level doctor_run(const struct pvtap_config *cfg, double seconds,
         } else
             listen_bus(s->port, baud, parity[0], transmits, seconds, &r);
         REPORT();
-        doctor_latency_verdict(s->port, latency_of(s->port), &r);
+        doctor_latency_verdict(s->port, listen_latency_ms(s->port), &r);
         REPORT();
     }
 #undef REPORT

@@ -232,7 +232,13 @@ static void fill_fields(const cJSON *obj, enum pvs_api api, struct pvs_device *d
             (*bad_values)++;
         if (rc <= 0)
             continue;
-        d->value[m->f] = m->scale == 1 ? v : snap(v * m->scale);
+        /* "1e307" kW is finite, its watts are not: a bad value too. */
+        double scaled = m->scale == 1 ? v : snap(v * m->scale);
+        if (!isfinite(scaled)) {
+            (*bad_values)++;
+            continue;
+        }
+        d->value[m->f] = scaled;
         d->present[m->f] = true;
     }
 }

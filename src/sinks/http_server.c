@@ -35,6 +35,9 @@ struct http_server {
     char status_path[1100];
 };
 
+/* libmicrohttpd hands its own format strings here. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;

@@ -86,6 +86,7 @@ struct mqtt_conn {
     size_t n_devs;
     bool devs_dirty, live_dirty;
     int64_t next_publish_ms;
+    int64_t next_misc_ms; /* next keep-alive/time-out check */
     char *alerts_json; /* the last published alerts */
 
     bool discovery_due; /* (re-)announce everything present */
@@ -754,8 +755,13 @@ size_t mqtt_sink_pollfds(struct sink *sink, struct pollfd *fds, size_t max, int6
         *next_due_ms = c->next_connect_ms;
         return 0;
     }
-    /* keep-alive pings, the connect time-out and throttled publications */
-    *next_due_ms = now + PUBLISH_EVERY_MS;
+    /* Keep-alive pings, the connect time-out and throttled publications.
+     * Stable times set by step(): "now + x" here would never come due. */
+    int64_t due = c->next_misc_ms;
+    if ((c->devs_dirty || c->live_dirty) && c->next_publish_ms < due)
+        due = c->next_publish_ms;
+    *next_due_ms = due;
+    (void)now;
     int fd = c->mosq ? mosquitto_socket(c->mosq) : -1;
     if (fd < 0 || max == 0)
         return 0;
@@ -769,6 +775,7 @@ int mqtt_sink_step(struct sink *sink)
     if (!c)
         return 0;
     int64_t now = time_mono_ms();
+    c->next_misc_ms = now + PUBLISH_EVERY_MS;
     if (c->state == CS_DOWN && now >= c->next_connect_ms)
         conn_start(c);
     service_socket(c);

@@ -48,7 +48,9 @@ struct sink_ops {
     /* Do ready work: deliver pending outbox entries, handle replies. Also
      * called right after every commit that enqueued something. */
     int (*step)(struct sink *sink);
-    /* A live value (power now, voltage): not stored, not queued. */
+    /* Every reading as it arrives, counters included (a device's latest
+     * state, power now, voltage): for display, never stored or queued by
+     * this call. */
     void (*live)(struct sink *sink, const struct reading *r);
     /* For --until-idle: 1 when everything deliverable is delivered, 0 while
      * still working, negative when what is left cannot be delivered now

@@ -54,6 +54,9 @@ const char *log_level_name(enum log_level level)
 }
 
 static void log_vmsg(enum log_level level, const char *module, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void log_vmsg(enum log_level level, const char *module, const char *fmt, va_list ap)
 {
     if (level > g_threshold)
         return;

@@ -1,4 +1,4 @@
-/* libFuzzer target: arbitrary text as a config file through pvtap_config_load() and every backend's create(). */
+/* libFuzzer target: arbitrary text as a config file through pvtap_config_load(). */
 #define _GNU_SOURCE /* memmem */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -12,16 +12,28 @@
 #include "util/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+const char *__lsan_default_suppressions(void);
+
+/* libconfig 1.5 leaks a string token on some syntax errors (fixed upstream
+ * in 1.7: hyperrealm/libconfig#142, PR #155): not ours, not reported. */
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libconfig.so\n";
+}
+
+static bool has(const uint8_t *data, size_t size, const char *s)
+{
+    return memmem(data, size, s, strlen(s)) != NULL;
+}
 
 /* Inputs that would make the loader read other files (includes, a time
- * zone named by path) test the file system, not the parser: skipped. */
+ * zone named by path) test the file system, not the parser: skipped. Serial
+ * port paths are only validated, never opened, by create(). */
 static bool reaches_out(const uint8_t *data, size_t size)
 {
-    static const char *const bad[] = {"@include", "/dev", "/proc", "/sys", "..", NULL};
-    for (size_t i = 0; bad[i]; i++)
-        if (memmem(data, size, bad[i], strlen(bad[i])))
-            return true;
-    return false;
+    return has(data, size, "@include") || has(data, size, "..") ||
+           (has(data, size, "zone") &&
+            (has(data, size, "/dev") || has(data, size, "/proc") || has(data, size, "/sys")));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,4 +1,4 @@
-/* libFuzzer target: the resumable HTTP parser alone, both directions sharing a body budget, fed in input-sized chunks with holes. */
+/* libFuzzer target: the resumable HTTP parser alone, chunked, with holes and a shared budget. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

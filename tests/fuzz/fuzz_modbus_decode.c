@@ -1,4 +1,4 @@
-/* libFuzzer target: Modbus RTU frame lengths and bus scan, WattNode register decode, SunSpec chain walk. */
+/* libFuzzer target: Modbus RTU lengths and scan, WattNode decode, SunSpec chain walk. */
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>

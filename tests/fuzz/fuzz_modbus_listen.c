@@ -1,4 +1,4 @@
-/* libFuzzer target: the listen-only Modbus splitter fed in chunks, with chunk sizes and silence gaps from the input. */
+/* libFuzzer target: the listen-only Modbus splitter, chunk sizes and silences from the input. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct modbus_listen *l = malloc(sizeof *l);
     if (!l)
         return 0;
-    modbus_listen_init(l, bauds[data[0] % 5], parities[data[1] % 3], (int64_t)(data[2] % 20) * 1000);
+    modbus_listen_init(l, bauds[data[0] % 5], parities[data[1] % 3],
+                       (int64_t)(data[2] % 20) * 1000);
     struct tally t = {0};
     size_t off = 3;
     int64_t now = 1000000;

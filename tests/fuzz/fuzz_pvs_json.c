@@ -1,4 +1,4 @@
-/* libFuzzer target: supervisor local-API bodies (DeviceList and varserver /vars) into devices and readings. */
+/* libFuzzer target: supervisor local-API bodies (DeviceList, /vars) into devices and readings. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t emitted = 0;
     struct reading_sink sink = {on_reading, &emitted};
     for (int pass = 0; pass < 2; pass++) {
-        enum pvs_api api = pass == 0 ? first
-                                     : (first == PVS_API_VARS ? PVS_API_DEVICELIST : PVS_API_VARS);
+        enum pvs_api api =
+            pass == 0 ? first : (first == PVS_API_VARS ? PVS_API_DEVICELIST : PVS_API_VARS);
         size_t n0 = a.n;
         int rc = api == PVS_API_VARS ? pvs_parse_vars(body, len, &a)
                                      : pvs_parse_devicelist(body, len, &a);

@@ -1,4 +1,4 @@
-/* libFuzzer target: a .jsonl poll readings file through `pvtap replay` (its line parser is static: the command is the API). */
+/* libFuzzer target: a .jsonl readings file through `pvtap replay` (its line parser is static). */
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>

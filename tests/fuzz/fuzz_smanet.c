@@ -1,4 +1,4 @@
-/* libFuzzer target: SMA-Net deframer (raw and round-tripped), packet head, follow-up reassembly, channel list, spot values. */
+/* libFuzzer target: SMA-Net deframer, reassembly, channel list and spot values. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@ static void on_answer(uint8_t cmd, const uint8_t *p, size_t n, struct smanet_cha
 {
     if (cmd == SMANET_CMD_GET_NET || cmd == SMANET_CMD_GET_NET_START) {
         struct smanet_netinfo ni;
-        if (smanet_netinfo_parse(p, n, &ni) == 0 && strnlen(ni.type, sizeof ni.type) == sizeof ni.type)
+        if (smanet_netinfo_parse(p, n, &ni) == 0 &&
+            strnlen(ni.type, sizeof ni.type) == sizeof ni.type)
             abort();
     } else if (cmd == SMANET_CMD_GET_CINFO) {
         smanet_chanlist_free(cl);
@@ -120,9 +121,9 @@ static void fuzz_roundtrip(const uint8_t *data, size_t size)
             pos += used;
             if (rc == 0)
                 continue;
-            if (rc != 1 || got++ || pk.h.src != h.src || pk.h.dst != h.dst ||
-                pk.h.ctrl != h.ctrl || pk.h.count != h.count || pk.h.cmd != h.cmd ||
-                pk.len != len || (len && memcmp(pk.data, body, len) != 0))
+            if (rc != 1 || got++ || pk.h.src != h.src || pk.h.dst != h.dst || pk.h.ctrl != h.ctrl ||
+                pk.h.count != h.count || pk.h.cmd != h.cmd || pk.len != len ||
+                (len && memcmp(pk.data, body, len) != 0))
                 abort();
         }
         if (got != 1)

@@ -16,7 +16,10 @@ for b in "${bins[@]}"; do
     [ -x "$b" ] && [ -f "$b" ] || continue
     name=$(basename "$b")
     mkdir -p "$tmp/$name"
-    if "$b" -runs=20000 -max_total_time=15 -max_len=8192 "$tmp/$name" >"$tmp/$name.log" 2>&1; then
+    # The committed seeds, when a target has some, as a second (read) corpus.
+    seeds=()
+    [ -d "${PVTAP_SRC:-}/tests/fuzz/corpus/$name" ] && seeds=("$PVTAP_SRC/tests/fuzz/corpus/$name")
+    if "$b" -runs=20000 -max_total_time=15 -max_len=8192 "$tmp/$name" "${seeds[@]}" >"$tmp/$name.log" 2>&1; then
         echo "ok   $name ($(grep -o 'Done [0-9]* runs' "$tmp/$name.log" | tail -1))"
     else
         echo "FAIL $name"

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -39,6 +40,14 @@ if subprocess.run([PVTAP, "config", "check", "-c", "/dev/null"], capture_output=
     sys.exit(1)
 
 TMP = tempfile.mkdtemp(prefix="pvtap-mqtt.")
+CHILDREN = []  # killed at the end, whatever happens: none may outlive the test
+
+
+def spawn(args, **kw):
+    kw.setdefault("stderr", subprocess.DEVNULL)
+    p = subprocess.Popen(args, **kw)
+    CHILDREN.append(p)
+    return p
 
 
 def free_port():
@@ -52,6 +61,8 @@ class Broker:
         self.port = port
         self.conf = os.path.join(TMP, name + ".conf")
         lines = [f"listener {port} 127.0.0.1", "persistence false"]
+        if os.geteuid() == 0:  # else it drops to "mosquitto", who cannot read our temp dir
+            lines.append("user " + pwd.getpwuid(os.geteuid()).pw_name)
         if passwd:
             lines += ["allow_anonymous false", f"password_file {passwd}"]
         else:
@@ -62,7 +73,7 @@ class Broker:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log, stderr=self.log)
+        self.proc = spawn([MOSQUITTO, "-c", self.conf], stdout=self.log, stderr=self.log)
         deadline = time.time() + 5
         while time.time() < deadline:
             try:
@@ -100,7 +111,7 @@ class Subscriber:
     def __init__(self, port, name):
         self.path = os.path.join(TMP, name + ".sub")
         self.f = open(self.path, "w")
-        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1",
+        self.proc = spawn(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-q", "1",
                                       "-t", "pvtap/#", "-F", "%t\t%p"], stdout=self.f)
         time.sleep(0.3)
 
@@ -268,7 +279,7 @@ def main():
 
     # ---- (4) clean stop and last will ------------------------------------------
     runner = [PVTAP, "run", "-c", conf, "--db", db, "--no-drop", "--runtime-dir", os.path.join(TMP, "rt")]
-    p = subprocess.Popen(runner, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = spawn(runner, stdout=subprocess.DEVNULL)
 
     def wait_status(want, secs=10):
         deadline = time.time() + secs
@@ -279,7 +290,7 @@ def main():
 
     ok(wait_status("online"), "retained online while running")
     # HA restarts: it says online on its status topic and gets discovery again
-    disc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "homeassistant/sensor/#",
+    disc = spawn(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "homeassistant/sensor/#",
                              "-F", "%r %t", "-W", "3"], stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", "homeassistant/status", "-m", "online"])
@@ -290,7 +301,7 @@ def main():
     rc = p.wait(10)
     ok(rc == 0, f"SIGTERM: exit {rc}")
     ok(retained(port, ("pvtap/status",)).get("pvtap/status") == "offline", "retained offline after a clean stop")
-    p = subprocess.Popen(runner, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = spawn(runner, stdout=subprocess.DEVNULL)
     ok(wait_status("online"), "online again on restart")
     p.kill()
     p.wait(5)
@@ -344,6 +355,10 @@ def main():
 try:
     main()
 finally:
+    for child in CHILDREN:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
     shutil.rmtree(TMP, ignore_errors=True)
 print(f"{len(FAILS)} failed")
 sys.exit(1 if FAILS else 0)

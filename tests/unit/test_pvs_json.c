@@ -494,6 +494,29 @@ static void pins(void **state)
     }
 }
 
+/* kW that overflow when made W (found by fuzz_pvs_json): a bad value, never
+ * an infinite reading; the rest of the entry is kept. */
+static void overflowing_kw(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"devices\":[{\"DEVICE_TYPE\":\"Inverter\",\"SERIAL\":\"E1\","
+        "\"p_3phsum_kw\":\"1e307\",\"ltea_3phsum_kwh\":\"12.5\"}]}";
+    struct pvs_answer a = {0};
+    assert_int_equal(pvs_parse_devicelist(body, sizeof body - 1, &a), 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.bad_values, 1);
+    assert_false(a.dev[0].present[PF_POWER_W]);
+    assert_true(a.dev[0].value[PF_ENERGY_LIFETIME_KWH] == 12.5);
+    static const char vars[] = "{\"/sys/devices/3/inverter/data\":{\"sn\":\"E2\","
+                               "\"p3phsumKw\":-1e306}}";
+    assert_int_equal(pvs_parse_vars(vars, sizeof vars - 1, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(a.bad_values, 2);
+    assert_false(a.dev[1].present[PF_POWER_W]);
+    pvs_answer_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +528,7 @@ int main(void)
         cmocka_unit_test(readings_vars),
         cmocka_unit_test(urls),
         cmocka_unit_test(pins),
+        cmocka_unit_test(overflowing_kw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
