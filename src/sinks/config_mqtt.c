@@ -118,6 +118,7 @@ const struct sink_ops mqtt_sink_ops = {
     .pollfds = mqtt_sink_pollfds,
     .step = mqtt_sink_step,
     .live = mqtt_sink_live,
+    .alerts = mqtt_sink_alerts,
     .idle = mqtt_sink_idle,
     .stop = mqtt_sink_stop,
 #else

@@ -1,5 +1,6 @@
 /* The mqtt sink: libmosquitto driven from the daemon's loop, intervals from the store's outbox (QoS 1, delivered on PUBACK), Home Assistant discovery. */
 #include <errno.h>
+#include <cjson/cJSON.h>
 #include <mosquitto.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -88,6 +89,7 @@ struct mqtt_conn {
     int64_t next_publish_ms;
     int64_t next_misc_ms; /* next keep-alive/time-out check */
     char *alerts_json; /* the last published alerts */
+    char *daemon_alerts; /* the daemon's alert set (JSON array), or NULL */
 
     bool discovery_due; /* (re-)announce everything present */
     uint32_t site_announced, live_announced;
@@ -507,6 +509,27 @@ static void publish_alerts(struct mqtt_conn *c)
     char *json = ha_alerts_json(alerts, n);
     if (!json)
         return;
+    if (c->daemon_alerts) {
+        /* One list for Home Assistant: the daemon's alerts (silent
+         * supervisor, store, uploads...) then the sink's own. */
+        cJSON *all = cJSON_Parse(c->daemon_alerts);
+        cJSON *own = cJSON_Parse(json);
+        cJSON *item;
+        if (cJSON_IsArray(all) && cJSON_IsArray(own)) {
+            while ((item = cJSON_DetachItemFromArray(own, 0)) != NULL)
+                cJSON_AddItemToArray(all, item);
+            char *merged = cJSON_PrintUnformatted(all);
+            if (merged) {
+                ha_free(json);
+                json = strdup(merged);
+                cJSON_free(merged);
+            }
+        }
+        cJSON_Delete(all);
+        cJSON_Delete(own);
+        if (!json)
+            return;
+    }
     if (c->alerts_json && strcmp(c->alerts_json, json) == 0) {
         ha_free(json);
         return;
@@ -839,6 +862,19 @@ void mqtt_sink_live(struct sink *sink, const struct reading *r)
     }
 }
 
+void mqtt_sink_alerts(struct sink *sink, const char *alerts_json)
+{
+    struct mqtt_conn *c = conn_of(sink);
+    if (!c)
+        return;
+    char *copy = strdup(alerts_json);
+    if (!copy)
+        return;
+    free(c->daemon_alerts);
+    c->daemon_alerts = copy;
+    publish_alerts(c);
+}
+
 int mqtt_sink_idle(struct sink *sink, char *why, size_t why_size)
 {
     struct mqtt_conn *c = conn_of(sink);
@@ -901,6 +937,8 @@ void mqtt_sink_stop(struct sink *sink)
     vec_free(&c->acked);
     vec_free(&c->batch_mids);
     ha_free(c->state_json);
+    free(c->daemon_alerts);
+    c->daemon_alerts = NULL;
     ha_free(c->alerts_json);
     free(c->days);
     free(c->batch);

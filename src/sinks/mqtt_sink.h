@@ -20,6 +20,7 @@ struct mqtt_sink_priv {
 int mqtt_sink_start(struct sink *sink, const struct sink_runtime *rt);
 size_t mqtt_sink_pollfds(struct sink *sink, struct pollfd *fds, size_t max, int64_t *next_due_ms);
 int mqtt_sink_step(struct sink *sink);
+void mqtt_sink_alerts(struct sink *sink, const char *alerts_json);
 void mqtt_sink_live(struct sink *sink, const struct reading *r);
 int mqtt_sink_idle(struct sink *sink, char *why, size_t why_size);
 void mqtt_sink_stop(struct sink *sink);
