@@ -95,6 +95,11 @@ static int dry_run(const struct pvoutput_config *c, struct store *st, const stru
             items[i] = (struct pvo_reply_item){b->st[i].date, b->st[i].minute, 1};
         rc = pvo_plan_apply(&plan, b, items, b->n, now, &stats, NULL);
     }
+    /* then the completed days' totals (addoutput.jsp), as the sink sends them */
+    size_t outputs = 0;
+    if (rc == 0)
+        rc = pvo_plan_dry_outputs(&plan, now, c->url, c->system_id, stdout, &outputs);
+    requests += outputs;
     store_rollback(st);
     free(b);
     free(body);

@@ -349,6 +349,116 @@ int pvo_plan_reject(struct pvo_plan *p, const struct pvo_batch *b, size_t i, con
     return settle(p, b, i, false, why, now_s);
 }
 
+/* ---- daily totals (addoutput.jsp) ----------------------------------------- */
+
+enum { OUTPUT_DAYS_MAX = PVO_BACKLOAD_DAYS_DONATION + 2 };
+
+struct day_totals {
+    size_t n;
+    struct pvo_output o[OUTPUT_DAYS_MAX];
+};
+
+static int totals_cb(void *ctx, const struct store_total *t)
+{
+    struct day_totals *d = ctx;
+    int y, m, dd;
+    if (d->n == OUTPUT_DAYS_MAX || sscanf(t->period, "%4d-%2d-%2d", &y, &m, &dd) != 3)
+        return 0;
+    if (pvo_day_output(y * 10000 + m * 100 + dd, t->production_wh, t->consumption_wh, t->export_wh,
+                       t->has, &d->o[d->n]))
+        d->n++;
+    return 0;
+}
+
+static int first_row_cb(void *ctx, const struct store_interval *si)
+{
+    *(int64_t *)ctx = si->row.interval_end;
+    return 1; /* one is enough */
+}
+
+static void output_slot(int date, char *out, size_t n)
+{
+    snprintf(out, n, "output:%08d", date);
+}
+
+int pvo_plan_output(struct pvo_plan *p, int64_t now_s, struct pvo_output_req *o, bool *found)
+{
+    *found = false;
+    int64_t pending = 0;
+    int rc = store_outbox_count(p->store, PVO_SINK_NAME, OUTBOX_PENDING, &pending);
+    if (rc < 0 || pending > 0)
+        return rc < 0 ? rc : 0; /* statuses first: the day's own go before its totals */
+    int oldest = tz_local_date(p->tz, now_s - (int64_t)p->backload_days * 86400 + 3600);
+    char from[16];
+    snprintf(from, sizeof from, "%04d-%02d-%02d", oldest / 10000, oldest / 100 % 100, oldest % 100);
+    struct day_totals *d = malloc(sizeof *d);
+    if (!d)
+        return PVTAP_ENOMEM;
+    d->n = 0;
+    rc = store_query_totals(p->store, p->series, STORE_DAY, from, NULL, totals_cb, d);
+    for (size_t i = 0; rc >= 0 && i < d->n && !*found; i++) {
+        const struct pvo_output *out = &d->o[i];
+        if (!pvo_within_backload(p->tz, out->date, now_s, p->backload_days))
+            continue;
+        char body[PVO_OUTPUT_TEXT_MAX], slot[32], sent[PVO_OUTPUT_TEXT_MAX];
+        if (!pvo_output_body(out, body, sizeof body)) {
+            rc = PVTAP_ELIMIT;
+            break;
+        }
+        output_slot(out->date, slot, sizeof slot);
+        enum store_sent_state sstate;
+        bool was = false;
+        rc = store_sent_get(p->store, PVO_SINK_NAME, p->series, slot, sent, sizeof sent, &sstate,
+                            &was);
+        if (rc < 0)
+            break;
+        if (was && strcmp(sent, body) == 0)
+            continue; /* PVOutput has these totals (or refused exactly these) */
+        int64_t next = pvo_next_midnight_s(p->tz, out->date), latest = 0;
+        rc = store_query_intervals(p->store, p->series, next, INT64_MAX, first_row_cb, &latest);
+        if (rc < 0)
+            break;
+        rc = 0;
+        if (!pvo_day_complete(p->tz, out->date, latest))
+            continue;
+        o->o = *out;
+        memcpy(o->body, body, sizeof body);
+        *found = true;
+    }
+    free(d);
+    return rc < 0 ? rc : 0;
+}
+
+int pvo_plan_output_done(struct pvo_plan *p, const struct pvo_output_req *o, bool ok, int64_t now_s)
+{
+    char slot[32];
+    output_slot(o->o.date, slot, sizeof slot);
+    return store_sent_put(p->store, PVO_SINK_NAME, p->series, slot, o->body,
+                          ok ? STORE_SENT_DELIVERED : STORE_SENT_REJECTED, now_s);
+}
+
+int pvo_plan_dry_outputs(struct pvo_plan *p, int64_t now_s, const char *base_url,
+                         long long system_id, FILE *out, size_t *n)
+{
+    char url[600];
+    pvo_request_url(base_url, "addoutput.jsp", url, sizeof url);
+    *n = 0;
+    for (;;) {
+        struct pvo_output_req o;
+        bool found = false;
+        int rc = pvo_plan_output(p, now_s, &o, &found);
+        if (rc < 0 || !found)
+            return rc;
+        fprintf(out,
+                "POST %s\nX-Pvoutput-Apikey: <redacted>\nX-Pvoutput-SystemId: %lld\n"
+                "X-Rate-Limit: 1\nContent-Type: application/x-www-form-urlencoded\n\n%s\n\n",
+                url, system_id, o.body);
+        ++*n;
+        if ((rc = pvo_plan_output_done(p, &o, true, now_s)) < 0)
+            return rc;
+    }
+}
+
 size_t pvo_batch_body(const struct pvo_batch *b, bool cumulative, char *out, size_t out_size)
 {
     size_t len = 0;

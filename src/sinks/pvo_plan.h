@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sinks/pvo_status.h"
 
@@ -61,6 +62,31 @@ int pvo_plan_apply(struct pvo_plan *p, const struct pvo_batch *b,
  * recorded, so the same values are never sent again. In a transaction. */
 int pvo_plan_reject(struct pvo_plan *p, const struct pvo_batch *b, size_t i, const char *reason,
                     int64_t now_s, struct pvo_plan_stats *stats);
+
+/* ---- daily totals (addoutput.jsp) ----------------------------------------- */
+
+struct pvo_output_req {
+    struct pvo_output o;
+    char body[PVO_OUTPUT_TEXT_MAX]; /* the form body, also what is remembered as sent */
+};
+
+/* The oldest local date whose totals are due at addoutput.jsp: none of the
+ * sink's statuses is pending (the day went as statuses first), the date is
+ * complete (pvo_day_complete), inside the backload window, and its totals
+ * differ from what PVOutput last got (or refused) for it. *found false:
+ * nothing due. Reads only; call inside a store transaction for a stable view. */
+int pvo_plan_output(struct pvo_plan *p, int64_t now_s, struct pvo_output_req *o, bool *found);
+
+/* Remember what was sent for o's date: ok, or refused (these totals are not
+ * tried again; new totals after a revision are). In a transaction. */
+int pvo_plan_output_done(struct pvo_plan *p, const struct pvo_output_req *o, bool ok,
+                         int64_t now_s);
+
+/* --dry-run: print every addoutput request that would follow the statuses
+ * (URL, headers with the key redacted, body) to out, marking each as sent
+ * in the store; the caller rolls the transaction back. *n counts them. */
+int pvo_plan_dry_outputs(struct pvo_plan *p, int64_t now_s, const char *base_url,
+                         long long system_id, FILE *out, size_t *n);
 
 /* The form body "data=...[&c1=1][&n=1]" of a batch into out; the length, or
  * 0 when it does not fit. */

@@ -196,6 +196,57 @@ bool pvo_within_backload(const struct tz *tz, int date, int64_t now_s, int days)
     return date >= oldest;
 }
 
+/* ---- daily totals (addoutput.jsp) --------------------------------------- */
+
+bool pvo_day_output(int date, double production_wh, double consumption_wh, double export_wh,
+                    unsigned has, struct pvo_output *out)
+{
+    memset(out, 0, sizeof *out);
+    out->date = date;
+    /* the store keeps 0.1 Wh: round the deci-Wh sum once, as v1/v3 do */
+    if (has & IHAS_PRODUCTION) {
+        out->fields |= PVO_OUT_G;
+        out->g_Wh = wh_of_dwh(dwh(production_wh));
+    }
+    if (has & IHAS_CONSUMPTION) {
+        out->fields |= PVO_OUT_C;
+        out->c_Wh = wh_of_dwh(dwh(consumption_wh));
+    }
+    if (has & IHAS_EXPORT) {
+        out->fields |= PVO_OUT_E;
+        out->e_Wh = wh_of_dwh(dwh(export_wh));
+    }
+    return out->fields != 0;
+}
+
+size_t pvo_output_body(const struct pvo_output *o, char *out, size_t out_size)
+{
+    char g[32] = "", c[32] = "", e[32] = "";
+    if (o->fields & PVO_OUT_G)
+        snprintf(g, sizeof g, "&g=%lld", o->g_Wh);
+    if (o->fields & PVO_OUT_C)
+        snprintf(c, sizeof c, "&c=%lld", o->c_Wh);
+    if (o->fields & PVO_OUT_E)
+        snprintf(e, sizeof e, "&e=%lld", o->e_Wh);
+    int w = snprintf(out, out_size, "d=%08d%s%s%s", o->date, g, c, e);
+    if (w < 0 || (size_t)w >= out_size)
+        return 0;
+    return (size_t)w;
+}
+
+int64_t pvo_next_midnight_s(const struct tz *tz, int date)
+{
+    int64_t m0 = tz_from_local(tz, date / 10000, date / 100 % 100, date % 100, 0, 0, 0);
+    /* a local day lasts 23 to 25 hours: 26 h after its midnight is the next date */
+    int next = tz_local_date(tz, m0 + 26 * 3600);
+    return tz_from_local(tz, next / 10000, next / 100 % 100, next % 100, 0, 0, 0);
+}
+
+bool pvo_day_complete(const struct tz *tz, int date, int64_t latest_end_s)
+{
+    return latest_end_s > 0 && latest_end_s >= pvo_next_midnight_s(tz, date);
+}
+
 /* ---- replies ------------------------------------------------------------ */
 
 static bool digits(const char *p, size_t n)

@@ -73,6 +73,43 @@ void pvo_slot_of(const struct tz *tz, int64_t interval_end, int *date, int *minu
  * date is not before the local date of (now - days + 1 h margin). */
 bool pvo_within_backload(const struct tz *tz, int date, int64_t now_s, int days);
 
+/* ---- daily totals (addoutput.jsp) --------------------------------------- */
+
+enum pvo_output_field {
+    PVO_OUT_G = 1u << 0, /* energy generated Wh */
+    PVO_OUT_C = 1u << 1, /* energy consumed Wh */
+    PVO_OUT_E = 1u << 2, /* energy exported Wh (the meter's export counter) */
+};
+
+enum { PVO_OUTPUT_TEXT_MAX = 96 }; /* "d=yyyymmdd&g=..&c=..&e=.." with room */
+
+/* One local date's totals as addoutput.jsp takes them. */
+struct pvo_output {
+    int date;        /* local yyyymmdd */
+    unsigned fields; /* PVO_OUT_* present */
+    long long g_Wh, c_Wh, e_Wh;
+};
+
+/* A day's output from its local-date totals (the sums over the intervals
+ * whose interval_end has that local date, as the statuses count them; has:
+ * IHAS_* bits of the quantities with data). g from production, c from
+ * consumption, e from the export counter, each rounded to whole Wh.
+ * Returns false when the day has none of them (nothing to send). */
+bool pvo_day_output(int date, double production_wh, double consumption_wh, double export_wh,
+                    unsigned has, struct pvo_output *out);
+
+/* The form body "d=yyyymmdd[&g=G][&c=C][&e=E]" into out; the length, or 0
+ * when it does not fit. The body is also what is remembered as sent. */
+size_t pvo_output_body(const struct pvo_output *o, char *out, size_t out_size);
+
+/* A local date is complete once an interval ending at or after the next
+ * date's local 00:00 is stored (latest_end_s: the latest stored interval_end,
+ * 0 for none): every interval of the date is then in. */
+bool pvo_day_complete(const struct tz *tz, int date, int64_t latest_end_s);
+
+/* Local 00:00 of the date after date (UTC seconds). */
+int64_t pvo_next_midnight_s(const struct tz *tz, int date);
+
 /* ---- replies ------------------------------------------------------------ */
 
 struct pvo_reply_item {

@@ -1,5 +1,5 @@
-/* The pvoutput sink at run time: addbatchstatus requests with libcurl's multi interface in the
- * daemon loop. */
+/* The pvoutput sink at run time: addbatchstatus (and, after a day, addoutput) requests with
+ * libcurl's multi interface in the daemon loop. */
 #include <curl/curl.h>
 #include <math.h>
 #include <poll.h>
@@ -41,11 +41,16 @@ struct pvo_run {
     struct pvo_plan plan;
     struct pvo_bisect bisect;
     char url[600];
+    char url_output[600];
     CURLM *multi;
     CURL *easy;
     struct curl_slist *headers;
     bool in_flight;
-    struct pvo_batch *batch; /* the one in flight */
+    bool req_output;           /* the request in flight is an addoutput, not a batch */
+    bool out_dirty;            /* the outbox moved: look for a day's totals to send */
+    struct pvo_output_req out; /* the addoutput in flight */
+    int64_t outputs_rejected;  /* days' totals PVOutput refused (400) */
+    struct pvo_batch *batch;   /* the one in flight */
     char *body;
     char *resp;
     size_t resp_len;
@@ -189,6 +194,9 @@ int pvo_sink_start(struct sink *sink, const struct sink_runtime *rt)
     }
     r->batch->n = 0;
     pvo_request_url(p->cfg.url, "addbatchstatus.jsp", r->url, sizeof r->url);
+    pvo_request_url(p->cfg.url, "addoutput.jsp", r->url_output, sizeof r->url_output);
+    r->out_dirty = true;
+    r->wake = true;
     r->plan = (struct pvo_plan){
         .store = rt->store,
         .tz = rt->tz,
@@ -227,16 +235,13 @@ static int64_t next_allowed_s(const struct pvo_run *r)
     return r->pause_until_s > r->not_before_s ? r->pause_until_s : r->not_before_s;
 }
 
-static int start_request(struct pvo_run *r)
+static int start_post(struct pvo_run *r, const char *url, size_t len)
 {
-    size_t len = pvo_batch_body(r->batch, r->cfg->cumulative, r->body, BODY_MAX);
-    if (len == 0)
-        return PVTAP_ELIMIT;
     if (!r->easy && !(r->easy = curl_easy_init()))
         return PVTAP_ENOMEM;
     CURL *e = r->easy;
     curl_easy_reset(e);
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)len);
@@ -263,10 +268,35 @@ static int start_request(struct pvo_run *r)
         return PVTAP_EIO;
     r->in_flight = true;
     r->counts.requests++;
+    return 0;
+}
+
+static int start_request(struct pvo_run *r)
+{
+    size_t len = pvo_batch_body(r->batch, r->cfg->cumulative, r->body, BODY_MAX);
+    if (len == 0)
+        return PVTAP_ELIMIT;
+    r->req_output = false;
+    int rc = start_post(r, r->url, len);
+    if (rc < 0)
+        return rc;
     r->counts.statuses_sent += (int64_t)r->batch->n;
     log_msg(LOGL_DEBUG, MOD, "POST %s: %zu statuses %s .. %s", r->url, r->batch->n,
             r->batch->compare[0], r->batch->compare[r->batch->n - 1]);
     return 0;
+}
+
+static int start_output(struct pvo_run *r)
+{
+    size_t len = strlen(r->out.body);
+    if (len + 1 > BODY_MAX)
+        return PVTAP_ELIMIT;
+    memcpy(r->body, r->out.body, len + 1);
+    r->req_output = true;
+    int rc = start_post(r, r->url_output, len);
+    if (rc == 0)
+        log_msg(LOGL_DEBUG, MOD, "POST %s: %s", r->url_output, r->out.body);
+    return rc;
 }
 
 static void backoff(struct pvo_run *r, const char *what)
@@ -325,6 +355,7 @@ static void on_ok_reply(struct pvo_run *r, int64_t now)
         backoff(r, "cannot record the delivery in the store");
         return;
     }
+    r->out_dirty = true; /* a day's statuses may all be in now */
     r->counts.delivered += (int64_t)(r->batch->n - missing) - (r->stats.rejected - before);
     r->counts.undeliverable += r->stats.rejected - before;
     if (missing) {
@@ -338,6 +369,30 @@ static void on_ok_reply(struct pvo_run *r, int64_t now)
     r->backoff_maxed = false;
     r->last_error[0] = '\0';
     complain_clear(&r->complaint, MOD, "%s: delivering again", r->url);
+}
+
+/* addoutput's reply (200, or a 400 refusing these totals): remember it, then look for the next day.
+ */
+static void on_output_reply(struct pvo_run *r, bool ok, const char *reason, int64_t now)
+{
+    int rc = store_begin(r->rt.store);
+    if (rc == 0)
+        rc = in_tx(r, pvo_plan_output_done(&r->plan, &r->out, ok, now));
+    if (rc < 0) {
+        backoff(r, "cannot record the day's output in the store");
+        return;
+    }
+    if (ok) {
+        log_msg(LOGL_INFO, MOD, "daily output %s delivered", r->out.body);
+    } else {
+        log_msg(LOGL_WARNING, MOD, "daily output %s rejected by PVOutput: %s", r->out.body, reason);
+        r->counts.undeliverable++;
+        r->outputs_rejected++;
+    }
+    r->out_dirty = true;
+    r->attempt = 0;
+    r->backoff_maxed = false;
+    r->last_error[0] = '\0';
 }
 
 static void on_done(struct pvo_run *r, CURLcode result)
@@ -368,7 +423,10 @@ static void on_done(struct pvo_run *r, CURLcode result)
     pvo_reply_reason(r->resp, r->resp_len, reason, sizeof reason);
     if (code == 200) {
         r->auth_failed = false;
-        on_ok_reply(r, now);
+        if (r->req_output)
+            on_output_reply(r, true, NULL, now);
+        else
+            on_ok_reply(r, now);
         return;
     }
     if (code == 403 && (strstr(r->resp, "Exceeded") || strstr(r->resp, "requests per hour"))) {
@@ -386,6 +444,10 @@ static void on_done(struct pvo_run *r, CURLcode result)
         snprintf(what, sizeof what, "PVOutput refused the key or system id %lld (%ld: %s)",
                  r->cfg->system_id, code, reason);
         backoff(r, what);
+        return;
+    }
+    if (code == 400 && r->req_output) {
+        on_output_reply(r, false, reason, now);
         return;
     }
     if (code == 400) {
@@ -423,6 +485,29 @@ static void service(struct pvo_run *r)
             on_done(r, m->data.result);
 }
 
+/* No status to send: a completed day's totals, when one is due. */
+static int plan_output(struct pvo_run *r, int64_t now)
+{
+    if (!r->out_dirty)
+        return 0;
+    bool found = false;
+    int rc = store_begin(r->rt.store);
+    if (rc == 0)
+        rc = in_tx(r, pvo_plan_output(&r->plan, now, &r->out, &found));
+    if (rc < 0) {
+        log_msg(LOGL_ERR, MOD, "cannot plan the daily output: %s", pvtap_strerror(rc));
+        return rc;
+    }
+    if (!found) {
+        r->out_dirty = false;
+        return 0;
+    }
+    rc = start_output(r);
+    if (rc < 0)
+        backoff(r, pvtap_strerror(rc));
+    return rc;
+}
+
 static int plan_and_send(struct pvo_run *r)
 {
     int64_t now = now_s(r);
@@ -436,13 +521,16 @@ static int plan_and_send(struct pvo_run *r)
     int rc = store_begin(r->rt.store);
     if (rc < 0)
         return rc;
+    struct pvo_plan_stats before = r->stats;
     rc = in_tx(r, pvo_plan_next(&r->plan, now, r->bisect.cap, r->batch, &r->stats));
     if (rc < 0) {
         log_msg(LOGL_ERR, MOD, "cannot plan the next batch: %s", pvtap_strerror(rc));
         return rc;
     }
+    if (memcmp(&before, &r->stats, sizeof before) != 0)
+        r->out_dirty = true; /* entries settled without sending: a day may be complete */
     if (r->batch->n == 0)
-        return 0;
+        return plan_output(r, now);
     /* past the suspect range of a 400 the batch may grow back to full */
     if (r->bisect.suspect_end && r->batch->st[0].end_s[0] > r->bisect.suspect_end) {
         pvo_bisect_cap(&r->bisect, r->batch->st[0].end_s[0]);
@@ -539,9 +627,14 @@ int pvo_sink_idle(struct sink *sink, char *why, size_t why_size)
     int64_t now = now_s(r);
     const struct pvo_plan_stats *s = &r->stats;
     int64_t bad = s->too_old + s->rejected + s->still_rejected;
-    if (pending > 0) {
+    if (pending > 0 || r->out_dirty) {
+        char what[64];
+        if (pending > 0)
+            snprintf(what, sizeof what, "%lld statuses pending", (long long)pending);
+        else
+            snprintf(what, sizeof what, "a day's output pending");
         if (r->auth_failed) {
-            snprintf(why, why_size, "%lld statuses pending: %s", (long long)pending, r->last_error);
+            snprintf(why, why_size, "%s: %s", what, r->last_error);
             return -1;
         }
         int64_t next = next_allowed_s(r);
@@ -549,17 +642,20 @@ int pvo_sink_idle(struct sink *sink, char *why, size_t why_size)
             /* the rate limit (a pause, or spacing down to the reserve) */
             char when[32];
             time_format_iso_utc(next, when, sizeof when);
-            snprintf(why, why_size,
-                     "%lld statuses pending: PVOutput's rate limit allows the next request at %s",
-                     (long long)pending, when);
+            snprintf(why, why_size, "%s: PVOutput's rate limit allows the next request at %s", what,
+                     when);
             return -1;
         }
         if (r->backoff_maxed) {
-            snprintf(why, why_size, "%lld statuses pending: PVOutput unreachable (%s)",
-                     (long long)pending, r->last_error);
+            snprintf(why, why_size, "%s: PVOutput unreachable (%s)", what, r->last_error);
             return -1;
         }
         return 0;
+    }
+    if (bad == 0 && r->outputs_rejected > 0) {
+        snprintf(why, why_size, "%lld daily outputs rejected by PVOutput",
+                 (long long)r->outputs_rejected);
+        return -1;
     }
     if (bad > 0) {
         snprintf(why, why_size,

@@ -1,4 +1,4 @@
-"""A loopback fake of PVOutput's r2 API (addbatchstatus.jsp, getsystem.jsp) for pvtap's tests.
+"""A loopback fake of PVOutput's r2 API (addbatchstatus.jsp, addoutput.jsp, getsystem.jsp) for pvtap's tests.
 
 Behaves as PROTOCOL.md section 4 documents PVOutput: the key and system id in
 X-Pvoutput-* headers, X-Rate-Limit-* headers when asked with X-Rate-Limit: 1,
@@ -27,6 +27,8 @@ class Fake:
         self.accept_log = []     # (d, t) in acceptance order, repeats included
         self.violations = []     # what a real PVOutput would hold against the client
         self.bad = {}            # (d, t) -> 400 reason
+        self.outputs = []        # every accepted addoutput: dict of its form fields
+        self.bad_output = {}     # d -> 400 reason for addoutput
         self.fail_next = 0       # answer the next N requests with 503
         self.hang_next = 0       # hold the next N requests for hang_s, then drop them
         self.hang_s = 5.0
@@ -126,6 +128,24 @@ class Fake:
                     rec["code"] = 200
                     self.reply(200, "Fake Site,5000,94000,16,310,Sun,1,5000,Inv,S,20,No,"
                                "20170101,37.39,%s,%d;;0" % (fake.lon, fake.status_interval), rl)
+                    return
+                if path.path.endswith("/addoutput.jsp") and method == "POST":
+                    form = {k: v[0] for k, v in urllib.parse.parse_qs(
+                        body, keep_blank_values=True).items()}
+                    rec["output"] = form
+                    d = form.get("d", "")
+                    if len(d) != 8 or not d.isdigit():
+                        rec["code"] = 400
+                        self.reply(400, "Bad request 400: Invalid date [%s]" % d, rl)
+                        return
+                    if d in fake.bad_output:
+                        rec["code"] = 400
+                        self.reply(400, "Bad request 400: " + fake.bad_output[d], rl)
+                        return
+                    rec["code"] = 200
+                    self.reply(200, "OK 200: Added Output", rl)
+                    with fake.lock:
+                        fake.outputs.append(form)
                     return
                 if not path.path.endswith("/addbatchstatus.jsp") or method != "POST":
                     rec["code"] = 404

@@ -234,6 +234,121 @@ static void test_pause_kept(void **state)
     assert_string_equal(url, "http://127.0.0.1:1/r2/getsystem.jsp");
 }
 
+static bool output(struct fx *f, int64_t now, struct pvo_output_req *o)
+{
+    bool found = false;
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(pvo_plan_output(&f->plan, now, o, &found), 0);
+    assert_int_equal(store_commit(f->st), 0);
+    return found;
+}
+
+static void output_done(struct fx *f, const struct pvo_output_req *o, bool ok)
+{
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(pvo_plan_output_done(&f->plan, o, ok, NOW), 0);
+    assert_int_equal(store_commit(f->st), 0);
+}
+
+static void deliver_all(struct fx *f, int64_t now)
+{
+    for (;;) {
+        next(f, PVO_BATCH_MAX, now);
+        if (f->b.n == 0)
+            break;
+        reply(f, 1, SIZE_MAX);
+    }
+}
+
+/* The interval ending at local 00:00 of 06-08 (07:00Z) completes 06-07. */
+static const int64_t MIDNIGHT_0608 = 1496905200;
+
+static void put_at(struct fx *f, int64_t end, double prod, double net)
+{
+    struct interval_row r = {.interval_end = end,
+                             .series = "sniff",
+                             .production_wh = prod,
+                             .net_wh = net,
+                             .consumption_wh = prod + net,
+                             .has = IHAS_PRODUCTION | IHAS_NET | IHAS_CONSUMPTION};
+    const char *sinks[] = {PVO_SINK_NAME};
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(store_upsert_interval(f->st, &r, sinks, 1, 1), 0);
+    assert_int_equal(store_commit(f->st), 0);
+}
+
+static void test_daily_output(void **state)
+{
+    struct fx *f = *state;
+    struct pvo_output_req o;
+    int64_t now = MIDNIGHT_0608 + 3600;
+    for (int k = 0; k < 40; k++)
+        put(f, "sniff", k, 100.5, -50.2, 0);
+    /* the day is not complete: its statuses go, no output */
+    deliver_all(f, now);
+    assert_false(output(f, now, &o));
+    /* the interval ending at local 00:00 completes it; not before its status went */
+    put_at(f, MIDNIGHT_0608, 0, 10);
+    assert_false(output(f, now, &o));
+    deliver_all(f, now);
+    assert_true(output(f, now, &o));
+    assert_int_equal(o.o.date, 20170607);
+    assert_string_equal(o.body, "d=20170607&g=4020&c=2012"); /* 40 x 100.5, 40 x 50.3 */
+    output_done(f, &o, true);
+    /* sent once: the 06-08 day is not complete */
+    assert_false(output(f, now, &o));
+    /* a revision that changes the day's totals sends it again, once */
+    put(f, "sniff", 5, 200.5, -50.2, 0);
+    assert_false(output(f, now, &o)); /* its statuses first */
+    deliver_all(f, now);
+    assert_true(output(f, now, &o));
+    assert_string_equal(o.body, "d=20170607&g=4120&c=2112");
+    output_done(f, &o, true);
+    assert_false(output(f, now, &o));
+    /* a revision that leaves the totals as they were sends no output */
+    put(f, "sniff", 6, 150.5, -50.2, 0);
+    put(f, "sniff", 7, 50.5, -50.2, 0);
+    deliver_all(f, now);
+    assert_false(output(f, now, &o));
+    /* refused totals are not tried again; new ones are */
+    put(f, "sniff", 8, 101.5, -50.2, 0);
+    deliver_all(f, now);
+    assert_true(output(f, now, &o));
+    output_done(f, &o, false);
+    assert_false(output(f, now, &o));
+    /* past the backload window: not sent */
+    put(f, "sniff", 9, 102.5, -50.2, 0);
+    int64_t late = MIDNIGHT_0608 + 20 * 86400;
+    deliver_all(f, late);
+    assert_false(output(f, late, &o));
+}
+
+static void test_daily_output_dry_run(void **state)
+{
+    struct fx *f = *state;
+    int64_t now = MIDNIGHT_0608 + 3600;
+    for (int k = 0; k < 3; k++)
+        put(f, "sniff", k, 10, -5, 0);
+    put_at(f, MIDNIGHT_0608, 1, 1);
+    deliver_all(f, now);
+    char buf[1024] = "";
+    FILE *mem = fmemopen(buf, sizeof buf, "w");
+    assert_non_null(mem);
+    size_t n = 0;
+    assert_int_equal(store_begin(f->st), 0);
+    assert_int_equal(
+        pvo_plan_dry_outputs(&f->plan, now, "http://127.0.0.1:1/service/r2", 42, mem, &n), 0);
+    store_rollback(f->st);
+    fclose(mem);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(buf, "POST http://127.0.0.1:1/service/r2/addoutput.jsp\n"));
+    assert_non_null(strstr(buf, "X-Pvoutput-Apikey: <redacted>\nX-Pvoutput-SystemId: 42\n"));
+    assert_non_null(strstr(buf, "\n\nd=20170607&g=30&c=15\n"));
+    /* rolled back: still due */
+    struct pvo_output_req o;
+    assert_true(output(f, now, &o));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +357,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_old_and_gaps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejected_not_resent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pause_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daily_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_daily_output_dry_run, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

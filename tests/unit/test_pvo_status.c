@@ -318,6 +318,52 @@ static void test_backload(void **state)
     tz_free(tz);
 }
 
+static void test_day_output(void **state)
+{
+    (void)state;
+    struct pvo_output o;
+    char body[PVO_OUTPUT_TEXT_MAX];
+    /* 0.1 Wh sums, rounded once to whole Wh (half away from zero) */
+    assert_true(pvo_day_output(20170606, 12345.5, 8000.4, 0,
+                               IHAS_PRODUCTION | IHAS_NET | IHAS_CONSUMPTION, &o));
+    assert_int_equal(pvo_output_body(&o, body, sizeof body), strlen("d=20170606&g=12346&c=8000"));
+    assert_string_equal(body, "d=20170606&g=12346&c=8000");
+    /* e only with the meter's export counter */
+    assert_true(pvo_day_output(20170606, 100, 50, 20.6,
+                               IHAS_PRODUCTION | IHAS_CONSUMPTION | IHAS_EXPORT, &o));
+    pvo_output_body(&o, body, sizeof body);
+    assert_string_equal(body, "d=20170606&g=100&c=50&e=21");
+    /* production only: no c */
+    assert_true(pvo_day_output(20170101, 7, 0, 0, IHAS_PRODUCTION, &o));
+    pvo_output_body(&o, body, sizeof body);
+    assert_string_equal(body, "d=20170101&g=7");
+    /* nothing known: nothing to send; too small a buffer: 0 */
+    assert_false(pvo_day_output(20170101, 0, 0, 0, IHAS_NET, &o));
+    assert_true(pvo_day_output(20170101, 7, 0, 0, IHAS_PRODUCTION, &o));
+    assert_int_equal(pvo_output_body(&o, body, 8), 0);
+}
+
+static void test_day_complete(void **state)
+{
+    (void)state;
+    struct tz *tz = la();
+    /* an ordinary day: complete once the interval ending at local 00:00 of the next is in */
+    assert_int_equal(pvo_next_midnight_s(tz, 20170606), utc("2017-06-07T07:00:00Z"));
+    assert_false(pvo_day_complete(tz, 20170606, utc("2017-06-07T06:55:00Z")));
+    assert_true(pvo_day_complete(tz, 20170606, utc("2017-06-07T07:00:00Z")));
+    assert_true(pvo_day_complete(tz, 20170606, utc("2017-06-09T07:00:00Z")));
+    assert_false(pvo_day_complete(tz, 20170606, 0));
+    /* 25-hour fall-back day and 23-hour spring-forward day */
+    assert_int_equal(pvo_next_midnight_s(tz, 20171105), utc("2017-11-06T08:00:00Z"));
+    assert_false(pvo_day_complete(tz, 20171105, utc("2017-11-06T07:55:00Z")));
+    assert_int_equal(pvo_next_midnight_s(tz, 20170312), utc("2017-03-13T07:00:00Z"));
+    assert_true(pvo_day_complete(tz, 20170312, utc("2017-03-13T07:00:00Z")));
+    /* month and year ends */
+    assert_int_equal(pvo_next_midnight_s(tz, 20171231), utc("2018-01-01T08:00:00Z"));
+    assert_int_equal(pvo_next_midnight_s(NULL, 20170630), utc("2017-07-01T00:00:00Z"));
+    tz_free(tz);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,7 +371,8 @@ int main(void)
         cmocka_unit_test(test_dst_fall_back), cmocka_unit_test(test_format),
         cmocka_unit_test(test_reply_parse),   cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_backoff),       cmocka_unit_test(test_bisect),
-        cmocka_unit_test(test_backload),
+        cmocka_unit_test(test_backload),      cmocka_unit_test(test_day_output),
+        cmocka_unit_test(test_day_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
