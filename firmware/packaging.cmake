@@ -32,8 +32,8 @@ install(FILES ${_udev}/59-pvtap-mirror.rules ${_udev}/60-pvtap.rules
 install(FILES ${_udev}/50-pvtap-mirror.network DESTINATION ${PVTAP_SYSTEM_LIBDIR}/systemd/network)
 install(PROGRAMS ${_udev}/pvtap-mirror-up DESTINATION libexec/pvtap)
 install(FILES ${_fw}/pvtap.conf DESTINATION /etc/pvtap)
-if(EXISTS ${CMAKE_SOURCE_DIR}/docs/firmware.md)
-    install(FILES ${CMAKE_SOURCE_DIR}/docs/firmware.md DESTINATION share/doc/pvtap)
+if(EXISTS ${CMAKE_SOURCE_DIR}/README.md)
+    install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION share/doc/pvtap)
 endif()
 
 # --- CPack: one .deb ---

@@ -187,7 +187,7 @@ static int curl_failure(struct pvs_client *c, CURLcode cc, const char *path, str
         set_err(err, PVTAP_ECONFIG, 0,
                 "%s: the server's public key is %s, not tls_sha256 = \"%s\": refusing to talk to "
                 "it (a replaced or reset supervisor, or someone in between). If you trust it, "
-                "check it as docs/pvs-api.md says and set tls_sha256 to it",
+                "check it as the README's pvs-api section says and set tls_sha256 to it",
                 c->o.url, c->seen_pin[0] ? c->seen_pin : "(not logged by this libcurl)",
                 c->o.tls_pin);
         return PVTAP_ECONFIG;
@@ -382,7 +382,7 @@ int pvs_client_poll(struct pvs_client *c, struct pvs_answer *out, enum pvs_api *
             return rc;
         set_err(err, PVTAP_ECONFIG, 0,
                 "%s: the supervisor's certificate is not pinned yet, so nothing was sent. Its "
-                "public key is %s. Check it (docs/pvs-api.md) and set tls_sha256 = \"%s\"",
+                "public key is %s. Check it (README, pvs-api, TLS) and set tls_sha256 = \"%s\"",
                 c->o.url, pin, pin);
         return PVTAP_ECONFIG;
     }
@@ -429,7 +429,7 @@ int pvs_client_learn_pin(const struct pvs_client_opts *o, char *pin, size_t pin_
     if (cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_OK) {
         set_err(err, PVTAP_EUNSUPPORTED, 0,
                 "%s: this libcurl does not report the server's key; read it with openssl as "
-                "docs/pvs-api.md shows and set tls_sha256",
+                "the README (pvs-api, TLS) shows and set tls_sha256",
                 o->url);
         return PVTAP_EUNSUPPORTED;
     }

@@ -11,7 +11,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 
-/* Layout (docs/engine-store.md has the user's view):
+/* Layout (the README's "Intervals, the store" has the user's view):
  *   records   raw counter readings, pk (series, device, quantity, time): the
  *             engine is re-fed from here, which is how a killed replay or a
  *             restarted daemon converges

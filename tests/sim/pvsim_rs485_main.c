@@ -62,7 +62,7 @@ static void usage(FILE *f)
           "  device:  --address N  --delay-ms MS  --values-file F  --live  --tcp-port N (sunspec, wattnode)\n"
           "  faults:  --crc-error P  --timeout P  --garbage P  --slow-ms MS [--slow P]  --seed N\n"
           "  bus:     --period-ms MS  --cycles N  --truth FILE  --ghost-address N\n"
-          "  values (as flags or in --values-file, see docs/simulator-rs485.md):\n"
+          "  values (as flags or in --values-file, see the README, Virtual RS-485 devices):\n"
           "    wattnode: power-w energy-net-kwh import-kwh export-kwh resettable-net-kwh\n"
           "              resettable-import-kwh resettable-export-kwh voltage freq serial model version\n"
           "    sunspec:  power-w energy-kwh voltage freq dc-voltage temp status mn md sn vr\n"

@@ -26,7 +26,7 @@ struct wattnode {
 };
 
 void wattnode_init(struct wattnode *w);
-/* Setter for flags and values files (keys in docs/simulator-rs485.md):
+/* Setter for flags and values files (keys in the README, "Virtual RS-485 devices"):
  * power-w, energy-net-kwh, import-kwh, export-kwh, resettable-net-kwh,
  * resettable-import-kwh, resettable-export-kwh, voltage, freq, serial, model,
  * version. 0 or -1 (unknown key / bad value). */
