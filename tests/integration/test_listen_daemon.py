@@ -31,6 +31,7 @@ def f32(x):
 
 
 link, ready, truth = (os.path.join(TMP, x) for x in ("bus.tty", "bus.ready", "truth.jsonl"))
+DATA = os.environ.get("PVTAP_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
 db, rt, conf = (os.path.join(TMP, x) for x in ("pvtap.db", "rt", "listen.conf"))
 os.mkdir(rt)
 sim = None
@@ -47,8 +48,9 @@ try:
         f.write('site = { timezone = "UTC"; };\n'
                 'store = { path = "%s"; };\n'
                 'sources = ( { type = "listen"; port = "%s"; baud = 9600; parity = "N";\n'
-                '              max_poll_gap_s = 150; } );\n'
-                % (db, link))
+                '              max_poll_gap_s = 150; },\n'
+                '            { type = "sniff"; file = "%s"; } );\n'
+                % (db, link, os.path.join(DATA, "sample-day.pcap")))
     err = open(os.path.join(TMP, "daemon.err"), "w+")
     d = subprocess.Popen([PVTAP, "run", "--no-drop", "--runtime-dir", rt, "-c", conf],
                          stdout=err, stderr=err)
@@ -68,9 +70,12 @@ try:
     con = sqlite3.connect(db)
     rows = con.execute("SELECT series, device, kind, quantity, clock, time, value FROM records "
                        "WHERE series = 'listen'").fetchall()
-    other = con.execute("SELECT count(*) FROM records WHERE series != 'listen'").fetchone()[0]
+    other = con.execute("SELECT count(*) FROM records WHERE series NOT IN ('listen', 'sniff')"
+                        ).fetchone()[0]
+    sniffed = con.execute("SELECT count(*) FROM intervals WHERE series = 'sniff'").fetchone()[0]
     con.close()
     check("records under series listen", len(rows) > 0, rows)
+    check("the sniff source beside it filled its series (287 intervals)", sniffed == 287, sniffed)
     check("nothing under another series", other == 0, other)
     by_q = {}
     for series, device, kind, q, clock, t, v in rows:
