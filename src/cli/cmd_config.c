@@ -38,10 +38,17 @@ int cmd_config_main(int argc, char **argv)
     /* "+": stop at the first non-option, the action word. */
     while ((c = getopt_long(argc, argv, "+c:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case 'q': quiet = true; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("config", "unknown option");
+        case 'c':
+            path = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("config", "unknown option");
         }
     }
     if (optind >= argc)
@@ -51,17 +58,25 @@ int cmd_config_main(int argc, char **argv)
     optind++;
     while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case 'q': quiet = true; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("config", "unknown option");
+        case 'c':
+            path = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("config", "unknown option");
         }
     }
     if (optind < argc)
         return cli_usage_error("config", "unexpected argument '%s'", argv[optind]);
     path = cli_config_path(path);
     if (!path) {
-        fprintf(stderr, "pvtap config: no configuration: %s does not exist; give one with -c FILE\n",
+        fprintf(stderr,
+                "pvtap config: no configuration: %s does not exist; give one with -c FILE\n",
                 PVTAP_DEFAULT_CONFIG);
         return EXIT_USAGE;
     }

@@ -50,17 +50,21 @@ int cmd_doctor_main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
+        case 'c':
+            path = optarg;
+            break;
         case OPT_SECONDS: {
             char *end;
             seconds = strtod(optarg, &end);
             if (*end || !(seconds > 0 && seconds <= 3600))
-                return cli_usage_error("doctor", "--seconds takes 0.1 to 3600, not '%s'",
-                                       optarg);
+                return cli_usage_error("doctor", "--seconds takes 0.1 to 3600, not '%s'", optarg);
             break;
         }
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("doctor", "unknown option");
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("doctor", "unknown option");
         }
     }
     if (optind < argc)

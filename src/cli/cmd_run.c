@@ -36,10 +36,12 @@ int cmd_run_main(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_IDLE, OPT_RUNDIR, OPT_NODROP };
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, OPT_DB},
+        {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, OPT_DB},
         {"until-idle", no_argument, NULL, OPT_IDLE},
         {"runtime-dir", required_argument, NULL, OPT_RUNDIR},
-        {"no-drop", no_argument, NULL, OPT_NODROP}, {"help", no_argument, NULL, 'h'},
+        {"no-drop", no_argument, NULL, OPT_NODROP},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct daemon_options opt;
@@ -49,13 +51,26 @@ int cmd_run_main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case OPT_DB: opt.db_path = optarg; break;
-        case OPT_IDLE: opt.until_idle = true; break;
-        case OPT_RUNDIR: opt.runtime_dir = optarg; break;
-        case OPT_NODROP: opt.drop_privileges = false; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("run", "unknown option");
+        case 'c':
+            path = optarg;
+            break;
+        case OPT_DB:
+            opt.db_path = optarg;
+            break;
+        case OPT_IDLE:
+            opt.until_idle = true;
+            break;
+        case OPT_RUNDIR:
+            opt.runtime_dir = optarg;
+            break;
+        case OPT_NODROP:
+            opt.drop_privileges = false;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("run", "unknown option");
         }
     }
     if (optind < argc)

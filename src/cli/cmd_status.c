@@ -55,8 +55,8 @@ static void print_table(const cJSON *root)
         printf(" (pid %.0f, since %s, updated %s)", num_or(live, "pid", 0),
                str_or(live, "started", "?"), str_or(live, "updated", "?"));
     putchar('\n');
-    const cJSON *srcs = cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "sources")
-                                             : NULL;
+    const cJSON *srcs =
+        cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "sources") : NULL;
     if (cJSON_GetArraySize(srcs) > 0) {
         printf("\n%-16s %-9s %-8s %-6s %-21s %s\n", "source", "type", "series", "state",
                "last record", "readings");
@@ -85,10 +85,9 @@ static void print_table(const cJSON *root)
     const cJSON *ob = cJSON_GetObjectItemCaseSensitive(store, "outbox");
     cJSON_ArrayForEach(s, ob)
         printf("  %-9s pending %.0f, delivered %.0f, undeliverable %.0f\n", s->string,
-               num_or(s, "pending", 0), num_or(s, "delivered", 0),
-               num_or(s, "undeliverable", 0));
-    const cJSON *alerts = cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "alerts")
-                                               : NULL;
+               num_or(s, "pending", 0), num_or(s, "delivered", 0), num_or(s, "undeliverable", 0));
+    const cJSON *alerts =
+        cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "alerts") : NULL;
     printf("\nalerts    %d\n", cJSON_GetArraySize(alerts));
     cJSON_ArrayForEach(s, alerts) printf("  %s\n", str_or(s, "text", "?"));
 }
@@ -108,12 +107,23 @@ int cmd_status_main(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case OPT_DB: db = optarg; break;
-        case OPT_FORMAT: format = optarg; break;
-        case OPT_RUNDIR: rundir = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("status", "unknown option");
+        case 'c':
+            path = optarg;
+            break;
+        case OPT_DB:
+            db = optarg;
+            break;
+        case OPT_FORMAT:
+            format = optarg;
+            break;
+        case OPT_RUNDIR:
+            rundir = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("status", "unknown option");
         }
     }
     if (optind < argc)
@@ -137,8 +147,8 @@ int cmd_status_main(int argc, char **argv)
         if (cfg.sinks[i].ops->uses_outbox)
             outbox[n_outbox++] = cfg.sinks[i].ops->name;
     char err[512] = "";
-    cJSON *root = status_build(status_path, db ? db : cfg.store_path, outbox, n_outbox, err,
-                               sizeof err);
+    cJSON *root =
+        status_build(status_path, db ? db : cfg.store_path, outbox, n_outbox, err, sizeof err);
     if (!root) {
         pvtap_config_free(&cfg);
         fprintf(stderr, "pvtap status: %s\n", pvtap_strerror(PVTAP_ENOMEM));

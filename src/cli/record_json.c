@@ -28,8 +28,7 @@ bool record_json_number(cJSON *obj, const char *key, bool present, double v)
     return cJSON_AddNumberToObject(obj, key, v) != NULL;
 }
 
-cJSON *record_json_wattnode(int address, int64_t t, const char *serial,
-                            const struct wn_values *v)
+cJSON *record_json_wattnode(int address, int64_t t, const char *serial, const struct wn_values *v)
 {
     cJSON *obj = record_json_new("wattnode", address, t);
     if (!obj)
@@ -54,8 +53,8 @@ cJSON *record_json_wattnode(int address, int64_t t, const char *serial,
     static const struct {
         char name;
         enum wn_field power, volt;
-    } phases[] = {{'A', WN_POWER_A, WN_VOLT_A}, {'B', WN_POWER_B, WN_VOLT_B},
-                  {'C', WN_POWER_C, WN_VOLT_C}};
+    } phases[] = {
+        {'A', WN_POWER_A, WN_VOLT_A}, {'B', WN_POWER_B, WN_VOLT_B}, {'C', WN_POWER_C, WN_VOLT_C}};
     for (size_t i = 0; i < 3 && ok; i++) {
         if (!v->present[phases[i].volt] || v->value[phases[i].volt] == 0)
             continue;

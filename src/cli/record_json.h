@@ -1,4 +1,5 @@
-/* The device record objects `pvtap poll` and `pvtap listen` print (INTERFACES.md "Record names"). */
+/* The device record objects `pvtap poll` and `pvtap listen` print (INTERFACES.md "Record names").
+ */
 #ifndef PVTAP_CLI_RECORD_JSON_H
 #define PVTAP_CLI_RECORD_JSON_H
 
@@ -16,8 +17,7 @@ bool record_json_number(cJSON *obj, const char *key, bool present, double v);
  * NULL or empty), the non-resettable totals (1005, 1007, 1115), voltage,
  * frequency, then per-phase values of each phase whose voltage is not 0 (an
  * unconnected phase reads 0 V). NULL when out of memory. */
-cJSON *record_json_wattnode(int address, int64_t t, const char *serial,
-                            const struct wn_values *v);
+cJSON *record_json_wattnode(int address, int64_t t, const char *serial, const struct wn_values *v);
 /* One JSON line, or a "key value" table (table), flushed: a pipe reader
  * sees each record as it happens. */
 void record_json_print(const cJSON *obj, bool table);

@@ -1,4 +1,5 @@
-/* Loads the whole configuration: common keys here, each source's and sink's section to its create(). */
+/* Loads the whole configuration: common keys here, each source's and sink's section to its
+ * create(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -20,8 +21,7 @@ void pvtap_config_defaults(struct pvtap_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     config_init(&cfg->lc);
-    if (gethostname(cfg->env.site.name, sizeof cfg->env.site.name) != 0 ||
-        !cfg->env.site.name[0])
+    if (gethostname(cfg->env.site.name, sizeof cfg->env.site.name) != 0 || !cfg->env.site.name[0])
         snprintf(cfg->env.site.name, sizeof cfg->env.site.name, "pvtap");
     cfg->env.site.name[sizeof cfg->env.site.name - 1] = '\0';
     snprintf(cfg->env.site.timezone, sizeof cfg->env.site.timezone, "UTC");
@@ -35,8 +35,8 @@ static int load_site(struct pvtap_config *cfg, const config_setting_t *site)
 {
     static const char *const keys[] = {"timezone", "max_power_kW", "name", NULL};
     int rc = cfg_check_keys(site, keys);
-    rc |= cfg_string(site, "timezone", false, cfg->env.site.timezone,
-                     sizeof cfg->env.site.timezone);
+    rc |=
+        cfg_string(site, "timezone", false, cfg->env.site.timezone, sizeof cfg->env.site.timezone);
     rc |= cfg_double(site, "max_power_kW", false, 0.001, 100000.0, &cfg->env.site.max_power_kW);
     rc |= cfg_string(site, "name", false, cfg->env.site.name, sizeof cfg->env.site.name);
     if (rc == 0) {
@@ -128,8 +128,8 @@ static int check_groups(const config_setting_t *root)
             continue;
         bool want_list = strcmp(top_keys[i], "sources") == 0;
         if (want_list ? !config_setting_is_list(g) : !config_setting_is_group(g)) {
-            cfg_error(g, NULL, "must be %s", want_list ? "a list: ( { type = ...; }, ... )"
-                                                       : "a group: { ... }");
+            cfg_error(g, NULL, "must be %s",
+                      want_list ? "a list: ( { type = ...; }, ... )" : "a group: { ... }");
             rc = PVTAP_ECONFIG;
         }
     }

@@ -21,10 +21,10 @@ static const char *const MOD = "daemon";
 
 enum {
     FLUSH_DEFAULT_MS = 2000,
-    PENDING_FLUSH_NOW = 20000, /* readings: commit at once past this */
+    PENDING_FLUSH_NOW = 20000,      /* readings: commit at once past this */
     STOP_WAIT_MS = 1200,            /* of the 2 s SIGTERM budget */
     PLAUSIBLE_SINCE_S = 1577836800, /* 2020-01-01: earlier poll clocks are unset clocks */
-    PENDING_MAX = 2000000,     /* readings held while the store fails */
+    PENDING_MAX = 2000000,          /* readings held while the store fails */
     STATUS_EVERY_MS = 5000,
     SINK_BACKOFF_FIRST_MS = 1000,
     SINK_BACKOFF_MAX_MS = 300000,
@@ -249,8 +249,8 @@ static void start_sinks(struct daemon *d, const struct sink_runtime *rt)
             complain(&s->complaint, time_now_s(), LOGL_WARNING, MOD, "sink %s: cannot start: %s",
                      s->sink->ops->name, pvtap_strerror(rc));
             s->next_start_ms = now + s->backoff_ms;
-            s->backoff_ms = s->backoff_ms * 2 > SINK_BACKOFF_MAX_MS ? SINK_BACKOFF_MAX_MS
-                                                                    : s->backoff_ms * 2;
+            s->backoff_ms =
+                s->backoff_ms * 2 > SINK_BACKOFF_MAX_MS ? SINK_BACKOFF_MAX_MS : s->backoff_ms * 2;
             continue;
         }
         complain_clear(&s->complaint, MOD, "sink %s started", s->sink->ops->name);
@@ -357,8 +357,8 @@ static void send_status_line(struct daemon *d)
     if (last)
         time_format_iso_utc(last, when, sizeof when);
     char msg[256];
-    snprintf(msg, sizeof msg, "STATUS=sources %zu/%zu up, last record %s, %zu readings queued",
-             up, d->n_src, when, d->n_pending);
+    snprintf(msg, sizeof msg, "STATUS=sources %zu/%zu up, last record %s, %zu readings queued", up,
+             d->n_src, when, d->n_pending);
     notify_send(msg);
 }
 

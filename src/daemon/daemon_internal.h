@@ -15,7 +15,7 @@
 #include "util/log.h"
 
 enum src_state {
-    SRC_CLOSED,    /* not open: opens at next_open_ms */
+    SRC_CLOSED, /* not open: opens at next_open_ms */
     SRC_OPEN,
     SRC_EXHAUSTED, /* a file source that has given all it has */
 };
@@ -60,10 +60,10 @@ struct sink_rt {
 
 /* A device seen in the readings, for the "device silent" alerts. */
 struct seen_device {
-    char key[80];          /* series + "/" + device */
-    const char *source;    /* the source instance's name (stable) */
+    char key[80];       /* series + "/" + device */
+    const char *source; /* the source instance's name (stable) */
     enum device_kind kind;
-    int64_t last_seen_s;   /* wall clock */
+    int64_t last_seen_s; /* wall clock */
 };
 
 /* A store key whose interval changed but is not committed yet. */
@@ -113,7 +113,8 @@ struct daemon {
     struct seen_device *devices;
     size_t n_devices, cap_devices;
     size_t finite_failures;
-    bool threads_stuck; /* a port thread outlived the stop deadline */ /* file sources that failed: --until-idle exits 1 */
+    bool threads_stuck; /* a port thread outlived the stop deadline */ /* file sources that failed:
+                                                                          --until-idle exits 1 */
     int64_t started_s;
     char status_path[1024];
     struct complaint status_complaint;

@@ -1,4 +1,5 @@
-/* `pvtap doctor`: listens (never transmits) on the mirror port and the RS-485 ports, checks the clock. */
+/* `pvtap doctor`: listens (never transmits) on the mirror port and the RS-485 ports, checks the
+ * clock. */
 #include "daemon/doctor.h"
 
 #include <errno.h>
@@ -94,8 +95,7 @@ void doctor_bus_verdict(const char *port, double seconds, size_t bytes,
     else
         result(out, check, DOCTOR_OK,
                "%zu requests and %zu replies in %.0f s (last from address %u, function %u)%s",
-               scan->requests, scan->responses, seconds, scan->last_address,
-               scan->last_function,
+               scan->requests, scan->responses, seconds, scan->last_address, scan->last_function,
                scan->requests ? ": another master polls; a listen source can read it" : "");
 }
 
@@ -176,8 +176,10 @@ static void listen_mirror(const char *iface, double seconds, struct doctor_resul
         pcap_set_snaplen(p, 65535) != 0 || pcap_activate(p) < 0) {
         char check[64];
         snprintf(check, sizeof check, "mirror port %s", iface);
-        result(out, check, DOCTOR_FAIL, "cannot capture on %s: %s (run as root, or with "
-               "CAP_NET_RAW; does the interface exist?)", iface, p ? pcap_geterr(p) : err);
+        result(out, check, DOCTOR_FAIL,
+               "cannot capture on %s: %s (run as root, or with "
+               "CAP_NET_RAW; does the interface exist?)",
+               iface, p ? pcap_geterr(p) : err);
         if (p)
             pcap_close(p);
         return;
@@ -222,8 +224,10 @@ static void listen_bus(const char *port, long baud, char parity, bool we_transmi
     if (fd < 0) {
         char check[64];
         snprintf(check, sizeof check, "RS-485 %s", port);
-        result(out, check, DOCTOR_FAIL, "cannot open %s at %ld baud: %s (adapter unplugged? in "
-               "group dialout?)", port, baud, strerror(errno));
+        result(out, check, DOCTOR_FAIL,
+               "cannot open %s at %ld baud: %s (adapter unplugged? in "
+               "group dialout?)",
+               port, baud, strerror(errno));
         return;
     }
     size_t cap = 65536, n = 0;

@@ -12,7 +12,7 @@
 enum doctor_level { DOCTOR_OK, DOCTOR_WARN, DOCTOR_FAIL, DOCTOR_SKIP };
 
 struct doctor_result {
-    char check[64];   /* "mirror port eth0", "RS-485 /dev/ttyRS485-0", "clock" */
+    char check[64]; /* "mirror port eth0", "RS-485 /dev/ttyRS485-0", "clock" */
     enum doctor_level level;
     char verdict[512]; /* what was seen and what to do */
 };
@@ -20,9 +20,9 @@ struct doctor_result {
 /* What listening to the mirror port saw. */
 struct mirror_counts {
     uint64_t packets;
-    uint64_t http_packets;    /* TCP port 80, either direction */
-    uint64_t tls_packets;     /* TCP port 443 */
-    uint64_t posts;           /* supervisor POSTs decoded */
+    uint64_t http_packets; /* TCP port 80, either direction */
+    uint64_t tls_packets;  /* TCP port 443 */
+    uint64_t posts;        /* supervisor POSTs decoded */
     uint64_t records;
 };
 

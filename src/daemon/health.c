@@ -1,4 +1,5 @@
-/* The daemon's health checks: silent supervisor, silent devices, failing sinks and store, disagreeing series. */
+/* The daemon's health checks: silent supervisor, silent devices, failing sinks and store,
+ * disagreeing series. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,10 @@ enum {
     SOURCE_SILENT_S = 10 * 60,
     METER_SILENT_S = 15 * 60,
     INVERTER_SILENT_S = 30 * 60,
-    PEER_RECENT_S = 10 * 60,       /* "its neighbours still report" */
+    PEER_RECENT_S = 10 * 60, /* "its neighbours still report" */
     SINK_FAILING_S = 5 * 60,
     HEALTH_EVERY_MS = 10000,
-    DISAGREE_MIN_INTERVALS = 24,   /* two hours in both series before judging a day */
+    DISAGREE_MIN_INTERVALS = 24, /* two hours in both series before judging a day */
 };
 /* Sniffed and polled production over a day may differ by this share before
  * it is worth a person's attention (both read the same meters). */
@@ -101,7 +102,8 @@ static void check_devices(struct daemon *d, int64_t now)
         char id[128];
         snprintf(id, sizeof id, "device_silent:%s", sd->key);
         bool silent = now - sd->last_seen_s > limit && peer_recent(d, sd, now);
-        alerts_update(&d->alerts, id, silent, now, "%s %s: silent for %lld minutes while others report",
+        alerts_update(&d->alerts, id, silent, now,
+                      "%s %s: silent for %lld minutes while others report",
                       device_kind_name(sd->kind), sd->key, (long long)(now - sd->last_seen_s) / 60);
     }
 }
@@ -121,11 +123,12 @@ static void check_sinks_and_store(struct daemon *d, int64_t now)
         alerts_update(&d->alerts, id, failing, now, "%s: uploads failing: %s", s->sink->ops->name,
                       why[0] ? why : s->last_error);
     }
-    alerts_update(&d->alerts, "store", d->store_complaint.failing, now,
-                  "the store %s cannot be written (full or read-only?): %zu readings wait in memory",
-                  d->store_path, d->n_pending);
-    alerts_update(&d->alerts, "clock", d->clock_complaint.failing && now < 1577836800 + 86400,
-                  now, "the clock is not set (before 2020): polled readings are dropped");
+    alerts_update(
+        &d->alerts, "store", d->store_complaint.failing, now,
+        "the store %s cannot be written (full or read-only?): %zu readings wait in memory",
+        d->store_path, d->n_pending);
+    alerts_update(&d->alerts, "clock", d->clock_complaint.failing && now < 1577836800 + 86400, now,
+                  "the clock is not set (before 2020): polled readings are dropped");
 }
 
 struct day_total {

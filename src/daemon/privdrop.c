@@ -59,8 +59,8 @@ int privdrop_to_user(const char *user, bool keep_net_raw)
     }
     if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
         setuid(pw->pw_uid) != 0) {
-        log_msg(LOGL_ERR, MOD, "cannot switch to user %s (uid %u): %s", user,
-                (unsigned)pw->pw_uid, strerror(errno));
+        log_msg(LOGL_ERR, MOD, "cannot switch to user %s (uid %u): %s", user, (unsigned)pw->pw_uid,
+                strerror(errno));
         return PVTAP_EIO;
     }
     /* setuid() from root with KEEPCAPS cleared the effective set; set both

@@ -109,8 +109,8 @@ static void try_open(struct src_rt *rt)
     rt->next_due_ms = 0;
     /* Open is not yet working: the complaint clears on the first good step. */
     if (!rt->complaint.failing)
-        log_msg(LOGL_INFO, MOD, "source %s (%s) open, series %s", rt->src->name,
-                rt->src->ops->name, rt->src->series);
+        log_msg(LOGL_INFO, MOD, "source %s (%s) open, series %s", rt->src->name, rt->src->ops->name,
+                rt->src->series);
 }
 
 /* One step; on failure close and schedule a re-open with back-off. */

@@ -29,9 +29,12 @@ static void add_time(cJSON *obj, const char *key, int64_t t)
 static const char *src_state_name(enum src_state s)
 {
     switch (s) {
-    case SRC_OPEN: return "up";
-    case SRC_EXHAUSTED: return "done";
-    case SRC_CLOSED: break;
+    case SRC_OPEN:
+        return "up";
+    case SRC_EXHAUSTED:
+        return "done";
+    case SRC_CLOSED:
+        break;
     }
     return "down";
 }
@@ -150,8 +153,8 @@ int daemon_status_write(struct daemon *d)
     size_t len = strlen(text);
     if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
         rename(tmp, d->status_path) != 0) {
-        complain(&d->status_complaint, time_now_s(), LOGL_WARNING, MOD, "cannot write %s: %s", d->status_path,
-                 strerror(errno));
+        complain(&d->status_complaint, time_now_s(), LOGL_WARNING, MOD, "cannot write %s: %s",
+                 d->status_path, strerror(errno));
         rc = PVTAP_EIO;
     }
     if (fd >= 0)

@@ -1,4 +1,5 @@
-/* The http sink: its config group (the listen address) and its run-time hooks around the web server. */
+/* The http sink: its config group (the listen address) and its run-time hooks around the web
+ * server. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>

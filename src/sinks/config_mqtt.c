@@ -24,8 +24,9 @@ static void default_series(const config_setting_t *g, char *out, size_t out_size
 
 static int mqtt_create(struct sink *sink, const config_setting_t *g)
 {
-    static const char *const keys[] = {"host",     "port",     "topic",  "discovery_prefix",
-                                       "series",   "username", "password", "tls_ca", NULL};
+    static const char *const keys[] = {"host",   "port",     "topic",    "discovery_prefix",
+                                       "series", "username", "password", "tls_ca",
+                                       NULL};
     struct mqtt_sink_priv *p = calloc(1, sizeof *p);
     if (!p)
         return PVTAP_ENOMEM;
@@ -38,8 +39,7 @@ static int mqtt_create(struct sink *sink, const config_setting_t *g)
     rc |= cfg_string(g, "host", false, c->host, sizeof c->host);
     rc |= cfg_int(g, "port", false, 1, 65535, &c->port);
     rc |= cfg_string(g, "topic", false, c->topic, sizeof c->topic);
-    rc |= cfg_string(g, "discovery_prefix", false, c->discovery_prefix,
-                     sizeof c->discovery_prefix);
+    rc |= cfg_string(g, "discovery_prefix", false, c->discovery_prefix, sizeof c->discovery_prefix);
     rc |= cfg_string(g, "series", false, c->series, sizeof c->series);
     rc |= cfg_string(g, "username", false, c->username, sizeof c->username);
     rc |= cfg_string(g, "password", false, c->password, sizeof c->password);
@@ -69,7 +69,8 @@ static void mqtt_dump(const struct sink *sink, FILE *out)
 {
     const struct mqtt_sink_priv *p = sink->priv;
     const struct mqtt_config *c = &p->cfg;
-    fprintf(out, "  host = \"%s\";\n  port = %lld;\n  topic = \"%s\";\n  discovery_prefix = \"%s\";\n",
+    fprintf(out,
+            "  host = \"%s\";\n  port = %lld;\n  topic = \"%s\";\n  discovery_prefix = \"%s\";\n",
             c->host, c->port, c->topic, c->discovery_prefix);
     if (c->series[0])
         fprintf(out, "  series = \"%s\";\n", c->series);
@@ -101,7 +102,8 @@ static int mqtt_unavailable_start(struct sink *sink, const struct sink_runtime *
 {
     (void)sink;
     (void)rt;
-    log_msg(LOGL_ERR, "mqtt", "this pvtap was built without libmosquitto: the mqtt sink cannot run");
+    log_msg(LOGL_ERR, "mqtt",
+            "this pvtap was built without libmosquitto: the mqtt sink cannot run");
     return PVTAP_EUNSUPPORTED;
 }
 #endif

@@ -16,10 +16,9 @@ const struct pvoutput_config *pvoutput_config_of(const struct sink *sink)
 
 static int pvoutput_create(struct sink *sink, const config_setting_t *g)
 {
-    static const char *const keys[] = {"api_key",     "system_id",   "source",  "url",
-                                       "donation",    "retry_min_s", "retry_max_s",
-                                       "ca_file",     "cumulative",  "timeout_s",
-                                       NULL};
+    static const char *const keys[] = {"api_key",    "system_id",   "source",      "url",
+                                       "donation",   "retry_min_s", "retry_max_s", "ca_file",
+                                       "cumulative", "timeout_s",   NULL};
     struct pvo_priv *priv = calloc(1, sizeof *priv);
     if (!priv)
         return PVTAP_ENOMEM;

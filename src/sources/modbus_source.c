@@ -1,4 +1,5 @@
-/* Shared plumbing of the polled Modbus sources: link, schedule, rate-limited complaints, back-off. */
+/* Shared plumbing of the polled Modbus sources: link, schedule, rate-limited complaints, back-off.
+ */
 #include "sources/modbus_source.h"
 
 #include <stdio.h>
@@ -64,8 +65,8 @@ void modbus_source_failed(struct modbus_source_common *c, const char *module, co
              module, "%s: %s", device, err->text[0] ? err->text : pvtap_strerror(err->code));
 }
 
-void modbus_source_succeeded(struct modbus_source_common *c, const char *module,
-                             const char *device, int64_t now_ms)
+void modbus_source_succeeded(struct modbus_source_common *c, const char *module, const char *device,
+                             int64_t now_ms)
 {
     c->cycles++;
     c->backoff_ms = 0;

@@ -14,11 +14,11 @@ struct modbus_source_common {
     struct serial_config sc;
     struct modbus_ports *ports; /* shared registry, or NULL: the source owns its link */
     struct modbus_link *link;
-    int64_t next_due_ms;        /* monotonic */
-    int64_t backoff_ms;         /* 0 while healthy */
+    int64_t next_due_ms; /* monotonic */
+    int64_t backoff_ms;  /* 0 while healthy */
     struct complaint complaint;
     uint64_t cycles, failures, dropped; /* dropped: values outside their sanity range */
-    char device[32];            /* "wattnode@1": names the device in messages and readings */
+    char device[32]; /* "wattnode@1": names the device in messages and readings */
 };
 
 /* create() of a Modbus backend: allocate priv_size bytes (a struct whose first
@@ -51,7 +51,7 @@ int modbus_source_due(const struct modbus_source_common *c, int64_t now_ms);
 void modbus_source_failed(struct modbus_source_common *c, const char *module, const char *device,
                           const struct modbus_link_error *err, int64_t now_ms);
 /* After a good cycle: log the recovery once, schedule the next poll. */
-void modbus_source_succeeded(struct modbus_source_common *c, const char *module,
-                             const char *device, int64_t now_ms);
+void modbus_source_succeeded(struct modbus_source_common *c, const char *module, const char *device,
+                             int64_t now_ms);
 
 #endif

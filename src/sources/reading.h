@@ -26,11 +26,11 @@ enum quantity {
     Q_DC_VOLTAGE_V,
     Q_DC_CURRENT_A,
     Q_TEMPERATURE_C,
-    Q_STATUS,          /* the device's own status code */
+    Q_STATUS, /* the device's own status code */
     Q_REACTIVE_VAR,
     Q_APPARENT_VA,
     Q_POWER_FACTOR,
-    Q_COUNT_           /* one past the last */
+    Q_COUNT_ /* one past the last */
 };
 
 /* How the time of a reading relates to the 5-minute grid. */
@@ -43,13 +43,13 @@ enum reading_clock {
  * reading_sink; every string is borrowed for the duration of the call only:
  * a consumer that keeps a reading copies what it needs. */
 struct reading {
-    const char *source;     /* backend name: "sniff", "wattnode", "listen", ... */
-    const char *series;     /* the series it belongs to: "sniff", "poll", ... */
-    char device[32];        /* serial, or "wattnode@1" when the serial is unknown */
+    const char *source; /* backend name: "sniff", "wattnode", "listen", ... */
+    const char *series; /* the series it belongs to: "sniff", "poll", ... */
+    char device[32];    /* serial, or "wattnode@1" when the serial is unknown */
     enum device_kind kind;
-    int64_t time;           /* UTC seconds: record time (sniffed) or poll time */
+    int64_t time; /* UTC seconds: record time (sniffed) or poll time */
     enum reading_clock clock;
-    int msg;                /* supervisor message number (130, 140) or 0 */
+    int msg; /* supervisor message number (130, 140) or 0 */
     enum quantity q;
     double value;
 };
@@ -70,7 +70,7 @@ static inline void reading_emit(const struct reading_sink *sink, const struct re
 const char *quantity_name(enum quantity q);
 /* Inverse of quantity_name; 0 when unknown. */
 enum quantity quantity_from_name(const char *name);
-const char *device_kind_name(enum device_kind k); /* "inverter", "net_meter", ... */
+const char *device_kind_name(enum device_kind k);         /* "inverter", "net_meter", ... */
 enum device_kind device_kind_from_name(const char *name); /* 0 when unknown */
 /* True for the lifetime energy counters the engine folds into intervals. */
 int quantity_is_counter(enum quantity q);

@@ -14,8 +14,8 @@ struct source;
 /* What a source can say about itself beyond its readings (zeroed by the
  * caller; fill what applies). */
 struct source_health {
-    char note[200];          /* empty when all is well */
-    bool capture;            /* the capture counters below mean something */
+    char note[200]; /* empty when all is well */
+    bool capture;   /* the capture counters below mean something */
     uint64_t capture_packets;
     uint64_t kernel_drops;
     uint64_t tcp_holes;
@@ -75,8 +75,8 @@ struct source {
      * a poll may be and still give it a value (max_poll_gap_s; 0: the
      * default 60). The engine uses the largest of all sources. */
     int max_poll_gap_s;
-    char name[64];   /* `name` key, else "<type>" or "<type>#<n>" */
-    char series[32]; /* `series` key, else ops->default_series */
+    char name[64];               /* `name` key, else "<type>" or "<type>#<n>" */
+    char series[32];             /* `series` key, else ops->default_series */
     const struct pvtap_env *env; /* site, board: borrowed from the config */
     const char *config_file;     /* where its section is, for messages */
     int config_line;

@@ -45,8 +45,7 @@ static int read_model(struct modbus_link *l, int address, const struct sunspec_m
     }
     /* A long model 1 with vendor padding: body in pieces of at most 125. */
     for (size_t done = 0; done < m->len;) {
-        size_t chunk = m->len - done > MODBUS_MAX_READ_REGS ? MODBUS_MAX_READ_REGS
-                                                             : m->len - done;
+        size_t chunk = m->len - done > MODBUS_MAX_READ_REGS ? MODBUS_MAX_READ_REGS : m->len - done;
         int rc = modbus_link_read(l, address, (uint16_t)(m->addr + done), (uint16_t)chunk,
                                   body + done, err);
         if (rc < 0)
@@ -179,7 +178,8 @@ struct sunspec_priv {
 
 static int ss_create(struct source *src, const config_setting_t *section)
 {
-    return modbus_source_create(src, section, SERIAL_CFG_TCP, sizeof(struct sunspec_priv), "sunspec");
+    return modbus_source_create(src, section, SERIAL_CFG_TCP, sizeof(struct sunspec_priv),
+                                "sunspec");
 }
 
 static int ss_open(struct source *src)

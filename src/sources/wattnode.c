@@ -30,8 +30,7 @@ int wattnode_read(struct modbus_link *l, int address, enum wn_use use, struct wn
     return 0;
 }
 
-void wattnode_device_name(const struct wn_values *identity, int address, char *out,
-                          size_t out_size)
+void wattnode_device_name(const struct wn_values *identity, int address, char *out, size_t out_size)
 {
     if (identity && identity->present[WN_SERIAL])
         snprintf(out, out_size, "%.0f", identity->value[WN_SERIAL]);
@@ -94,7 +93,8 @@ struct wattnode_priv {
 
 static int wn_create(struct source *src, const config_setting_t *section)
 {
-    return modbus_source_create(src, section, SERIAL_CFG_METER, sizeof(struct wattnode_priv), "wattnode");
+    return modbus_source_create(src, section, SERIAL_CFG_METER, sizeof(struct wattnode_priv),
+                                "wattnode");
 }
 
 static int wn_open(struct source *src)
@@ -121,9 +121,9 @@ static int wn_step(struct source *src, const struct reading_sink *sink)
         }
         p->have_identity = true;
         wattnode_device_name(&p->identity, p->c.sc.address, p->c.device, sizeof p->c.device);
-        log_msg(LOGL_INFO, MODULE, "%s at address %d on %s: model %.0f, firmware %.0f",
-                p->c.device, p->c.sc.address, modbus_link_name(p->c.link),
-                p->identity.value[WN_MODEL], p->identity.value[WN_VERSION]);
+        log_msg(LOGL_INFO, MODULE, "%s at address %d on %s: model %.0f, firmware %.0f", p->c.device,
+                p->c.sc.address, modbus_link_name(p->c.link), p->identity.value[WN_MODEL],
+                p->identity.value[WN_VERSION]);
     }
     struct wn_values v;
     int64_t t = time_now_s();
@@ -134,8 +134,8 @@ static int wn_step(struct source *src, const struct reading_sink *sink)
     }
     if (v.out_of_range) {
         p->c.dropped += v.out_of_range;
-        log_msg(LOGL_DEBUG, MODULE, "%s: %u values outside their sanity range dropped",
-                p->c.device, v.out_of_range);
+        log_msg(LOGL_DEBUG, MODULE, "%s: %u values outside their sanity range dropped", p->c.device,
+                v.out_of_range);
     }
     if (p->c.sc.invert)
         wattnode_invert(&v);

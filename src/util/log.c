@@ -31,8 +31,8 @@ static const struct {
     const char *name;
     enum log_level level;
 } level_names[] = {
-    {"error", LOGL_ERR},   {"warning", LOGL_WARNING}, {"notice", LOGL_NOTICE},
-    {"info", LOGL_INFO},   {"debug", LOGL_DEBUG},
+    {"error", LOGL_ERR}, {"warning", LOGL_WARNING}, {"notice", LOGL_NOTICE},
+    {"info", LOGL_INFO}, {"debug", LOGL_DEBUG},
 };
 
 int log_level_parse(const char *name)
@@ -72,9 +72,10 @@ static void log_vmsg(enum log_level level, const char *module, const char *fmt, 
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        w = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02dZ pvtap %s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, log_level_name(level), module);
+        w = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02dZ pvtap %s %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     log_level_name(level), module);
     }
     if (w > 0)
         n = (size_t)w < sizeof line ? (size_t)w : sizeof line - 1;
