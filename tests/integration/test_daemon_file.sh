@@ -43,9 +43,17 @@ expect_grep "$TMP/err" "no-such.pcap" "the missing file is named"
 "$SIM" --seed 21 --days 20 --inverters 24 -o "$TMP/soak.pcap" --truth-intervals "$TMP/soak.truth.csv" -q
 conf "$TMP/soak.conf" "$TMP/soak.pcap"
 # A clean run first: how long a whole run takes here, so the kills land inside one.
+# A run over a store that already holds the data is quicker than the first
+# one, and after the first kills the soak's store mostly does: time both and
+# aim inside the shorter.
 t0=$(date +%s%N)
 run_idle "$TMP/soak.conf" "$TMP/clean.db" 2>/dev/null
-run_ms=$((($(date +%s%N) - t0) / 1000000))
+first_ms=$((($(date +%s%N) - t0) / 1000000))
+t0=$(date +%s%N)
+run_idle "$TMP/soak.conf" "$TMP/clean.db" 2>/dev/null
+again_ms=$((($(date +%s%N) - t0) / 1000000))
+run_ms=$((first_ms < again_ms ? first_ms : again_ms))
+echo "# a run takes $first_ms ms on an empty store, $again_ms ms over a full one"
 RANDOM=42
 kills=0
 for i in $(seq 1 20); do
