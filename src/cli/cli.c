@@ -1,6 +1,7 @@
 /* pvtap's git-style dispatch: `pvtap SUB [options]`, `pvtap --help`, `--version`. */
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -56,6 +57,31 @@ const char *cli_config_path(const char *given)
     if (access(PVTAP_DEFAULT_CONFIG, F_OK) == 0)
         return PVTAP_DEFAULT_CONFIG;
     return NULL;
+}
+
+bool cli_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno == ERANGE || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_double(const char *s, double min, double max, double *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (*end || !(v >= min && v <= max))
+        return false;
+    *out = v;
+    return true;
 }
 
 bool cli_stdout_is_tty(void)

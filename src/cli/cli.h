@@ -32,6 +32,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* -c FILE: the path given, else /etc/pvtap/pvtap.conf when it exists, else NULL. */
 const char *cli_config_path(const char *given);
 
+/* A whole option value in [min, max]: decimal integer, or any finite number
+ * for the double form. false for empty text, trailing junk or out of range. */
+bool cli_parse_long(const char *s, long min, long max, long *out);
+bool cli_parse_double(const char *s, double min, double max, double *out);
+
 /* Format choice shared by the commands: "table" on a terminal, else the
  * command's default for pipes. */
 bool cli_stdout_is_tty(void);

@@ -53,13 +53,10 @@ int cmd_doctor_main(int argc, char **argv)
         case 'c':
             path = optarg;
             break;
-        case OPT_SECONDS: {
-            char *end;
-            seconds = strtod(optarg, &end);
-            if (*end || !(seconds > 0 && seconds <= 3600))
+        case OPT_SECONDS:
+            if (!cli_parse_double(optarg, 0.1, 3600, &seconds))
                 return cli_usage_error("doctor", "--seconds takes 0.1 to 3600, not '%s'", optarg);
             break;
-        }
         case 'h':
             usage(stdout);
             return EXIT_OK;

@@ -59,18 +59,6 @@ struct listen_opts {
     double duration_s;
 };
 
-static bool parse_long(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    if (!s || !*s)
-        return false;
-    long v = strtol(s, &end, 10);
-    if (*end != '\0' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* 0 to run, 1 after --help, 2 on a usage error. */
 static int parse_args(int argc, char **argv, struct listen_opts *o)
 {
@@ -105,7 +93,7 @@ static int parse_args(int argc, char **argv, struct listen_opts *o)
             snprintf(o->port, sizeof o->port, "%s", optarg);
             break;
         case O_BAUD:
-            if (!parse_long(optarg, 1, 10000000, &v) || !serial_baud_ok(v))
+            if (!cli_parse_long(optarg, 1, 10000000, &v) || !serial_baud_ok(v))
                 return cli_usage_error(CMD,
                                        "--baud must be 1200, 2400, 4800, 9600, 19200, 38400, "
                                        "57600 or 115200, not '%s'", optarg);
@@ -117,7 +105,7 @@ static int parse_args(int argc, char **argv, struct listen_opts *o)
             o->parity = (char)(optarg[0] & ~0x20); /* upper case */
             break;
         case O_ADDRESS:
-            if (!parse_long(optarg, 1, 247, &v))
+            if (!cli_parse_long(optarg, 1, 247, &v))
                 return cli_usage_error(CMD, "--address must be 1..247, not '%s'", optarg);
             o->address = (int)v;
             break;
@@ -133,9 +121,8 @@ static int parse_args(int argc, char **argv, struct listen_opts *o)
             o->stats = true;
             break;
         case O_DURATION: {
-            char *end = NULL;
-            double d = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(d > 0 && d <= 1e7))
+            double d;
+            if (!cli_parse_double(optarg, 0, 1e7, &d) || d == 0)
                 return cli_usage_error(CMD, "--duration must be a number of seconds > 0, not "
                                             "'%s'", optarg);
             o->duration_s = d;

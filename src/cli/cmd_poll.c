@@ -73,18 +73,6 @@ struct poll_opts {
     bool stats;
 };
 
-static bool parse_int(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    if (!s || !*s)
-        return false;
-    long v = strtol(s, &end, 10);
-    if (*end != '\0' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, struct poll_opts *o)
 {
     enum { O_PORT = 256, O_HOST, O_TCP_PORT, O_BAUD, O_PARITY, O_ADDRESS, O_SCAN, O_SCAN_RANGE,
@@ -146,7 +134,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
             snprintf(o->sc.host, sizeof o->sc.host, "%s", optarg);
             break;
         case O_TCP_PORT:
-            if (!parse_int(optarg, 1, 65535, &v))
+            if (!cli_parse_long(optarg, 1, 65535, &v))
                 return cli_usage_error(CMD, "--tcp-port must be 1..65535, not '%s'", optarg);
             o->sc.tcp_port = (int)v;
             have_tcp_port = true;
@@ -154,7 +142,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
         case O_URL:
             return cli_usage_error(CMD, "--url is for --device pvs-api, not in this build");
         case O_BAUD:
-            if (!parse_int(optarg, 1, 10000000, &v) || !serial_baud_ok(v))
+            if (!cli_parse_long(optarg, 1, 10000000, &v) || !serial_baud_ok(v))
                 return cli_usage_error(CMD,
                                        "--baud must be 1200, 2400, 4800, 9600, 19200, 38400, "
                                        "57600 or 115200, not '%s'", optarg);
@@ -167,7 +155,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
             o->sc.parity = (char)(optarg[0] & ~0x20); /* upper case */
             break;
         case O_ADDRESS:
-            if (!parse_int(optarg, 1, 247, &v))
+            if (!cli_parse_long(optarg, 1, 247, &v))
                 return cli_usage_error(CMD, "--address must be 1..247, not '%s'", optarg);
             o->sc.address = (int)v;
             o->address_given = true;
@@ -183,7 +171,7 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
             if (!dash)
                 return cli_usage_error(CMD, "--scan-range is FROM-TO, e.g. 1-10");
             *dash = '\0';
-            if (!parse_int(a, 1, 247, &lo) || !parse_int(dash + 1, 1, 247, &hi) || lo > hi)
+            if (!cli_parse_long(a, 1, 247, &lo) || !cli_parse_long(dash + 1, 1, 247, &hi) || lo > hi)
                 return cli_usage_error(CMD, "--scan-range must be FROM-TO within 1..247");
             o->scan_from = (int)lo;
             o->scan_to = (int)hi;
@@ -201,15 +189,14 @@ static int parse_args(int argc, char **argv, struct poll_opts *o)
                 return cli_usage_error(CMD, "--format must be json or table, not '%s'", optarg);
             break;
         case O_TIMEOUT:
-            if (!parse_int(optarg, 10, 60000, &v))
+            if (!cli_parse_long(optarg, 10, 60000, &v))
                 return cli_usage_error(CMD, "--timeout-ms must be 10..60000, not '%s'", optarg);
             o->sc.timeout_ms = (int)v;
             o->timeout_given = true;
             break;
         case O_LISTEN: {
-            char *end = NULL;
-            double d = strtod(optarg, &end);
-            if (end == optarg || *end != '\0' || !(d >= 0 && d <= 300))
+            double d;
+            if (!cli_parse_double(optarg, 0, 300, &d))
                 return cli_usage_error(CMD, "--listen-s must be 0..300 seconds, not '%s'",
                                        optarg);
             o->sc.listen_s = d;

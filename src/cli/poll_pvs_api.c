@@ -121,18 +121,6 @@ static cJSON *device_object(const struct pvs_device *d, int64_t poll_time_s)
     return obj;
 }
 
-static bool parse_long(const char *s, long min, long max, long *out)
-{
-    char *end = NULL;
-    if (!s || !*s)
-        return false;
-    long v = strtol(s, &end, 10);
-    if (*end || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 int poll_pvs_api_main(int argc, char **argv)
 {
     enum { O_DEVICE = 256, O_URL, O_USER, O_PASS, O_PIN, O_TIMEOUT, O_FORMAT, O_HELP };
@@ -188,7 +176,7 @@ int poll_pvs_api_main(int argc, char **argv)
                                             "characters, or 64 hex digits");
             break;
         case O_TIMEOUT:
-            if (!parse_long(optarg, 1, 300, &v))
+            if (!cli_parse_long(optarg, 1, 300, &v))
                 return cli_usage_error(CMD, "--timeout-s must be 1..300, not '%s'", optarg);
             o.timeout_s = v;
             break;
