@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 
 enum { NQ = 3 };
 static const char *const q_name[NQ] = {"production", "net", "consumption"};
@@ -29,14 +30,8 @@ struct rows {
 static int add_row(void *ctx, const struct store_interval *iv)
 {
     struct rows *r = ctx;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 1024;
-        struct side *v = realloc(r->v, cap * sizeof *v);
-        if (!v)
-            return PVTAP_ENOMEM;
-        r->v = v;
-        r->cap = cap;
-    }
+    if (GROW(&r->v, &r->cap, r->n, 1024) < 0)
+        return PVTAP_ENOMEM;
     struct side *s = &r->v[r->n++];
     s->interval_end = iv->row.interval_end;
     s->wh[0] = iv->row.production_wh;

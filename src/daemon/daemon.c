@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "util/err.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 
 static const char *const MOD = "daemon";
 
@@ -35,14 +36,8 @@ enum {
 
 static int push_pending(struct daemon *d, const struct reading *r)
 {
-    if (d->n_pending == d->cap_pending) {
-        size_t cap = d->cap_pending ? d->cap_pending * 2 : 1024;
-        struct reading *p = realloc(d->pending, cap * sizeof *p);
-        if (!p)
-            return PVTAP_ENOMEM;
-        d->pending = p;
-        d->cap_pending = cap;
-    }
+    if (GROW(&d->pending, &d->cap_pending, d->n_pending, 1024) < 0)
+        return PVTAP_ENOMEM;
     d->pending[d->n_pending++] = *r;
     return 0;
 }
@@ -124,14 +119,8 @@ static int add_dirty(struct daemon *d, const char *series, int64_t end)
     for (size_t i = d->n_dirty; i > 0 && i + 64 > d->n_dirty; i--)
         if (d->dirty[i - 1].interval_end == end && strcmp(d->dirty[i - 1].series, series) == 0)
             return 0;
-    if (d->n_dirty == d->cap_dirty) {
-        size_t cap = d->cap_dirty ? d->cap_dirty * 2 : 256;
-        struct dirty_key *p = realloc(d->dirty, cap * sizeof *p);
-        if (!p)
-            return PVTAP_ENOMEM;
-        d->dirty = p;
-        d->cap_dirty = cap;
-    }
+    if (GROW(&d->dirty, &d->cap_dirty, d->n_dirty, 256) < 0)
+        return PVTAP_ENOMEM;
     d->dirty[d->n_dirty].series = series;
     d->dirty[d->n_dirty].interval_end = end;
     d->n_dirty++;

@@ -6,6 +6,7 @@
 #include "daemon/daemon_internal.h"
 #include "store/store.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 
 enum {
     SUPERVISOR_SILENT_S = 15 * 60, /* INTERFACES: no record for 15 minutes */
@@ -31,16 +32,9 @@ void daemon_note_device(struct daemon *d, const struct reading *r)
             d->devices[i].last_seen_s = now;
             return;
         }
-    if (d->n_devices == d->cap_devices) {
-        size_t cap = d->cap_devices ? d->cap_devices * 2 : 32;
-        if (cap > 4096)
-            return; /* a bound: alerts are for a site's handful of devices */
-        struct seen_device *p = realloc(d->devices, cap * sizeof *p);
-        if (!p)
-            return;
-        d->devices = p;
-        d->cap_devices = cap;
-    }
+    /* A bound: alerts are for a site's handful of devices. */
+    if (d->n_devices >= 4096 || GROW(&d->devices, &d->cap_devices, d->n_devices, 32) < 0)
+        return;
     struct seen_device *sd = &d->devices[d->n_devices++];
     snprintf(sd->key, sizeof sd->key, "%s", key);
     sd->source = r->source;

@@ -11,6 +11,7 @@
 
 #include "util/err.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 
 /* The answers, from PROTOCOL.md section 5 and the open-source pollers of it:
  *
@@ -247,14 +248,8 @@ static struct pvs_device *answer_add(struct pvs_answer *a)
 {
     if (a->n >= PVS_MAX_DEVICES)
         return NULL;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        struct pvs_device *p = realloc(a->dev, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        a->dev = p;
-        a->cap = cap;
-    }
+    if (GROW(&a->dev, &a->cap, a->n, 16) < 0)
+        return NULL;
     struct pvs_device *d = &a->dev[a->n];
     memset(d, 0, sizeof *d);
     return d;

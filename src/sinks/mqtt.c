@@ -13,6 +13,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 
 static const char *const MOD = "mqtt";
 
@@ -99,14 +100,8 @@ struct mqtt_conn {
 
 static int vec_push(struct int_vec *v, int x)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        int *p = realloc(v->v, cap * sizeof *p);
-        if (!p)
-            return PVTAP_ENOMEM;
-        v->v = p;
-        v->cap = cap;
-    }
+    if (GROW(&v->v, &v->cap, v->n, 64) < 0)
+        return PVTAP_ENOMEM;
     v->v[v->n++] = x;
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/grow.h"
 
 static const char *const MOD = "pvoutput";
 
@@ -38,15 +39,9 @@ static int scan_cb(void *ctx, const struct outbox_entry *e)
         s->other_series = true;
         return 0;
     }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 256;
-        struct pending *v = realloc(s->v, cap * sizeof *v);
-        if (!v) {
-            s->err = PVTAP_ENOMEM;
-            return 1;
-        }
-        s->v = v;
-        s->cap = cap;
+    if (GROW(&s->v, &s->cap, s->n, 256) < 0) {
+        s->err = PVTAP_ENOMEM;
+        return 1;
     }
     s->v[s->n].end_s = e->interval_end;
     s->v[s->n].revision = e->revision;
@@ -83,15 +78,9 @@ static int day_cb(void *ctx, const struct store_interval *si)
     struct day *d = ctx;
     if (tz_local_date(d->p->tz, si->row.interval_end) != d->date)
         return 0;
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 320;
-        struct pvo_interval *v = realloc(d->iv, cap * sizeof *v);
-        if (!v) {
-            d->err = PVTAP_ENOMEM;
-            return 1;
-        }
-        d->iv = v;
-        d->cap = cap;
+    if (GROW(&d->iv, &d->cap, d->n, 320) < 0) {
+        d->err = PVTAP_ENOMEM;
+        return 1;
     }
     struct pvo_interval *v = &d->iv[d->n++];
     v->interval_end = si->row.interval_end;

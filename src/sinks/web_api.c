@@ -19,6 +19,7 @@
 #include "util/timeutil.h"
 
 #include "pvtap_build.h"
+#include "util/grow.h"
 
 static const char CT_JSON[] = "application/json";
 static const char CT_CSV[] = "text/csv; charset=utf-8";
@@ -380,14 +381,8 @@ struct totals {
 static int add_total(void *ctx, const struct store_total *t)
 {
     struct totals *ts = ctx;
-    if (ts->n == ts->cap) {
-        size_t cap = ts->cap ? ts->cap * 2 : 64;
-        struct total_row *v = realloc(ts->v, cap * sizeof *v);
-        if (!v)
-            return PVTAP_ENOMEM;
-        ts->v = v;
-        ts->cap = cap;
-    }
+    if (GROW(&ts->v, &ts->cap, ts->n, 64) < 0)
+        return PVTAP_ENOMEM;
     struct total_row *r = &ts->v[ts->n++];
     memset(r, 0, sizeof *r);
     snprintf(r->period, sizeof r->period, "%s", t->period);
@@ -478,14 +473,8 @@ static int add_series(void *ctx, const char *s)
     struct series_list *l = ctx;
     if (strlen(s) >= ENGINE_SERIES_MAX)
         return 0;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        char(*v)[ENGINE_SERIES_MAX] = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return PVTAP_ENOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (GROW(&l->v, &l->cap, l->n, 8) < 0)
+        return PVTAP_ENOMEM;
     snprintf(l->v[l->n++], ENGINE_SERIES_MAX, "%s", s);
     return 0;
 }
