@@ -48,6 +48,7 @@ static const char *const kind_names[] = {
     [DEVICE_NET_METER] = "net_meter",
     [DEVICE_PRODUCTION_METER] = "production_meter",
     [DEVICE_SUPERVISOR] = "supervisor",
+    [DEVICE_CONSUMPTION_METER] = "consumption_meter",
 };
 
 const char *device_kind_name(enum device_kind k)

@@ -9,6 +9,11 @@ enum device_kind {
     DEVICE_NET_METER,        /* sniffed serial suffix 'c', or a polled meter with role "net" */
     DEVICE_PRODUCTION_METER, /* sniffed suffix 'p', or role "production" */
     DEVICE_SUPERVISOR,
+    /* A meter whose CTs measure the whole house (the supervisor's subtype
+     * GROSS_CONSUMPTION_LINESIDE): its net counter never goes down and is the
+     * site's consumption. A sniffed 'c' meter carries no subtype and stays
+     * DEVICE_NET_METER; site.consumption_meter says how to read it. */
+    DEVICE_CONSUMPTION_METER,
 };
 
 /* One quantity of one device. Units are in the names. Energies are lifetime
