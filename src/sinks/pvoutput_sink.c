@@ -553,10 +553,20 @@ int pvo_sink_step(struct sink *sink)
         return 0;
     if (r->in_flight)
         service(r);
-    if (!r->in_flight)
+    /* A transfer can also complete in the service() that gets the next one
+     * going (a fast peer, a slow host): then plan again, or nothing would
+     * wake this sink until the next commit. Bounded: after a few passes in
+     * one call the loop comes back at once (wake with no wait). */
+    for (int pass = 0; !r->in_flight; pass++) {
+        if (pass == 4) {
+            r->wake = true;
+            break;
+        }
         plan_and_send(r);
-    if (r->in_flight)
+        if (!r->in_flight)
+            break; /* nothing to send now: a wake or a commit brings us back */
         service(r); /* get the connect going now */
+    }
     return 0;
 }
 

@@ -65,7 +65,8 @@ static size_t put_ipv6(uint8_t *b, size_t o, const uint8_t *ext, size_t ext_len,
     memset(b + o + 8, 0, 32);
     b[o + 8] = 0x20, b[o + 9] = 0x01, b[o + 10] = 0x0d, b[o + 11] = 0xb8, b[o + 23] = 0x0a;
     b[o + 24] = 0x20, b[o + 25] = 0x01, b[o + 26] = 0x0d, b[o + 27] = 0xb8, b[o + 39] = 0x01;
-    memcpy(b + o + 40, ext, ext_len);
+    if (ext_len) /* memcpy's source may not be NULL even for 0 bytes */
+        memcpy(b + o + 40, ext, ext_len);
     return put_tcp(b, o + 40 + ext_len, 0);
 }
 
