@@ -12,6 +12,7 @@
 
 #include "daemon/daemon_internal.h"
 #include "daemon/notify.h"
+#include "daemon/preflight.h"
 #include "daemon/privdrop.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -606,6 +607,20 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
     memset(&d, 0, sizeof d);
     d.opt = opt;
     d.started_s = time_now_s();
+    if (opt->drop_privileges && geteuid() == 0) {
+        /* First contact: every reason the drop would fail, in one message,
+         * before anything is opened. */
+        char run_dir[1024], msg[2048];
+        daemon_status_path(opt->runtime_dir, run_dir, sizeof run_dir);
+        char *slash = strrchr(run_dir, '/');
+        if (slash)
+            *slash = '\0';
+        if (preflight_run_user(cfg->run_user, opt->db_path ? opt->db_path : cfg->store_path,
+                               run_dir, opt->config_path, msg, sizeof msg) < 0) {
+            log_msg(LOGL_ERR, MOD, "%s", msg);
+            return 2;
+        }
+    }
     pthread_mutex_init(&d.status_lock, NULL);
     pthread_mutex_init(&d.wake_lock, NULL);
     pthread_cond_init(&d.wake, NULL);

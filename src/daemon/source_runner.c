@@ -152,7 +152,7 @@ void daemon_sources_open_all(struct daemon *d)
 bool daemon_sources_need_net_raw(const struct daemon *d)
 {
     for (size_t i = 0; i < d->n_src; i++)
-        if (strcmp(d->srcs[i].src->ops->name, "sniff") == 0)
+        if (d->srcs[i].src->needs_net_raw)
             return true;
     return false;
 }

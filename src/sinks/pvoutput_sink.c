@@ -564,7 +564,7 @@ int pvo_sink_step(struct sink *sink)
         }
         plan_and_send(r);
         if (!r->in_flight)
-            break; /* nothing to send now: a wake or a commit brings us back */
+            break;  /* nothing to send now: a wake or a commit brings us back */
         service(r); /* get the connect going now */
     }
     return 0;

@@ -144,6 +144,7 @@ static int sniff_create(struct source *src, const config_setting_t *section)
     }
     snprintf(s->name, sizeof s->name, "%s", src->name);
     src->finite = s->file[0] != '\0'; /* a capture file ends; an interface does not */
+    src->needs_net_raw = !src->finite;  /* only live capture needs a raw socket */
     src->priv = s;
     return 0;
 }

@@ -71,6 +71,9 @@ struct source {
     /* Set by create() when the input ends (a capture file): the daemon's
      * --until-idle waits for every finite source to be exhausted. */
     bool finite;
+    /* Set by create() when the source needs CAP_NET_RAW after the privilege
+     * drop (live capture re-opens its interface); a capture file does not. */
+    bool needs_net_raw;
     /* Set by create() of polling sources: how far from a 5-minute boundary
      * a poll may be and still give it a value (max_poll_gap_s; 0: the
      * default 60). The engine uses the largest of all sources. */

@@ -107,4 +107,21 @@ sleep 1
 capeff=$(awk '/^CapEff:/{print $2}' /proc/$pid/status)
 [ "$capeff" = "0000000000000000" ] && ok "without a sniff source CapEff is 0" || not_ok "CapEff $capeff"
 kill -TERM "$pid"; wait "$pid" || true
+
+# A sniff source that reads a capture file needs no capability either.
+cp "$PVTAP_DATA/sample-day.pcap" "$TMP/file.pcap"; chmod 644 "$TMP/file.pcap"
+cat >"$TMP/file.conf" <<CONF
+store = { path = "$TMP/var/file.db"; };
+run = { user = "nobody"; };
+sources = ( { type = "sniff"; file = "$TMP/file.pcap"; } );
+CONF
+"$PVTAP" run -c "$TMP/file.conf" --runtime-dir "$TMP/rt" 2>"$TMP/file.err" &
+pid=$!
+sleep 1
+capeff=$(awk '/^CapEff:/{print $2}' /proc/$pid/status)
+capprm=$(awk '/^CapPrm:/{print $2}' /proc/$pid/status)
+[ "$capeff$capprm" = "00000000000000000000000000000000" ] &&
+    ok "a sniff source on a capture file: no capability (CapEff and CapPrm 0)" ||
+    not_ok "capture file: CapEff $capeff CapPrm $capprm"
+kill -TERM "$pid"; wait "$pid" || true
 finish
