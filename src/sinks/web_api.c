@@ -1,4 +1,5 @@
-/* The web sink's endpoints over a read-only store: routing, query parsing, JSON/CSV/Prometheus builders (no socket here). */
+/* The web sink's endpoints over a read-only store: routing, query parsing, JSON/CSV/Prometheus
+ * builders (no socket here). */
 #include "sinks/web_api.h"
 
 #include <cjson/cJSON.h>
@@ -392,6 +393,11 @@ static int add_total(void *ctx, const struct store_total *t)
     return 0;
 }
 
+/* Local days [from, to) as "YYYY-MM-DD" (or shorter) strings; NULL: open. */
+struct day_range {
+    const char *from, *to;
+};
+
 struct derive_ctx {
     struct total_row *rows;
     size_t n;
@@ -433,8 +439,8 @@ static int derive_one(void *ctx, const struct store_interval *iv)
 
 /* Import and export of one series' rows [first, n): the meter's counters
  * when the totals have them, else summed from each interval's net. */
-static int derive_import_export(struct web_api *api, struct totals *ts, size_t first,
-                                size_t plen)
+static int derive_import_export(struct web_api *api, struct totals *ts, size_t first, size_t plen,
+                                const struct day_range *range)
 {
     bool need = false;
     for (size_t i = first; i < ts->n; i++)
@@ -447,8 +453,14 @@ static int derive_import_export(struct web_api *api, struct totals *ts, size_t f
          * interval of a period that has no row is skipped by the lookup */
         static const int64_t span_s[3] = {2 * 86400, 33 * 86400, 368 * 86400};
         int64_t from = period_start_utc(api->tz, d.rows[0].period);
-        int64_t to = period_start_utc(api->tz, d.rows[d.n - 1].period) +
-                     span_s[plen == 10 ? 0 : plen == 7 ? 1 : 2];
+        int64_t to = period_start_utc(api->tz, d.rows[d.n - 1].period) + span_s[plen == 10  ? 0
+                                                                                : plen == 7 ? 1
+                                                                                            : 2];
+        /* only the intervals of the asked days count */
+        if (range && range->from && period_start_utc(api->tz, range->from) > from)
+            from = period_start_utc(api->tz, range->from);
+        if (range && range->to && period_start_utc(api->tz, range->to) < to)
+            to = period_start_utc(api->tz, range->to);
         rc = store_query_intervals(api->st, ts->series, from, to, derive_one, &d);
     }
     for (size_t i = 0; i < d.n; i++) {
@@ -534,20 +546,24 @@ static void api_totals(struct web_api *api, const struct web_request *req,
     int64_t now = api->now_s ? api->now_s() : time_now_s();
     char from[11], to[11];
     const char *f = arg(req, "from"), *t = arg(req, "to");
-    if (f && web_period_arg(f, plen, api->tz, now, from, sizeof from) < 0)
+    /* from/to select local days [from, to), whatever the period: a range
+     * inside one month gives that month's row with just those days. */
+    if (f && web_period_arg(f, 10, api->tz, now, from, sizeof from) < 0)
         return set_error(resp, 400, "from: YYYY, YYYY-MM, YYYY-MM-DD or a time");
-    if (t && web_period_arg(t, plen, api->tz, now, to, sizeof to) < 0)
+    if (t && web_period_arg(t, 10, api->tz, now, to, sizeof to) < 0)
         return set_error(resp, 400, "to: YYYY, YYYY-MM, YYYY-MM-DD or a time");
+    struct day_range range = {f ? from : NULL, t ? to : NULL};
     struct series_list sl = {0};
     int rc = series ? add_series(&sl, series) : store_list_series(api->st, add_series, &sl);
     struct totals ts = {0};
     for (size_t i = 0; rc == 0 && i < sl.n; i++) {
         size_t first = ts.n;
         ts.series = sl.v[i];
-        rc = store_query_totals(api->st, sl.v[i], kind, f ? from : NULL, t ? to : NULL, add_total,
-                                &ts);
+        rc = f || t ? store_query_totals_of_days(api->st, sl.v[i], kind, range.from, range.to,
+                                                 add_total, &ts)
+                    : store_query_totals(api->st, sl.v[i], kind, NULL, NULL, add_total, &ts);
         if (rc == 0 && ts.n > first)
-            rc = derive_import_export(api, &ts, first, plen);
+            rc = derive_import_export(api, &ts, first, plen, &range);
     }
     free(sl.v);
     if (rc != 0) {
@@ -690,8 +706,8 @@ static cJSON *status_doc(struct web_api *api)
      * running daemon's status file does. */
     const char *names[16];
     size_t n = outbox_sinks(root, names, 16);
-    cJSON *ob = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "store"),
-                                                 "outbox");
+    cJSON *ob =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "store"), "outbox");
     for (size_t i = 0; ob && i < n; i++) {
         int64_t c[3] = {0, 0, 0};
         store_outbox_count(api->st, names[i], OUTBOX_PENDING, &c[0]);
@@ -865,9 +881,9 @@ static void api_devices(struct web_api *api, const struct web_request *req,
     add_iso(root, "from", interval_end(from));
     add_iso(root, "to", interval_end(to));
     dc.arr = cJSON_AddArrayToObject(root, "devices");
-    int rc = dc.arr ? store_device_energy(api->devs, series ? series : "sniff", from, to, dev_cb,
-                                          &dc)
-                    : PVTAP_ENOMEM;
+    int rc = dc.arr
+                 ? store_device_energy(api->devs, series ? series : "sniff", from, to, dev_cb, &dc)
+                 : PVTAP_ENOMEM;
     if (rc) {
         cJSON_Delete(root);
         return set_stream(resp, NULL, 0, rc, CT_JSON);

@@ -1,4 +1,5 @@
-/* The SQLite store: schema migrations, raw records, intervals with revisions, local totals, outboxes. */
+/* The SQLite store: schema migrations, raw records, intervals with revisions, local totals,
+ * outboxes. */
 #include "store/store.h"
 
 #include <math.h>
@@ -88,14 +89,14 @@ struct store {
 static int db_fail(const struct store *st, int rc, const char *what)
 {
     /* the connection's message only when it is about this failure */
-    const char *msg = st->db && (sqlite3_extended_errcode(st->db) == rc ||
-                                 sqlite3_errcode(st->db) == (rc & 0xff))
-                          ? sqlite3_errmsg(st->db)
-                          : sqlite3_errstr(rc);
+    const char *msg =
+        st->db && (sqlite3_extended_errcode(st->db) == rc || sqlite3_errcode(st->db) == (rc & 0xff))
+            ? sqlite3_errmsg(st->db)
+            : sqlite3_errstr(rc);
     switch (rc & 0xff) {
     case SQLITE_READONLY:
-        log_msg(LOGL_ERR, "store", "%s: cannot write: the database is read-only (%s: %s)",
-                st->path, what, msg);
+        log_msg(LOGL_ERR, "store", "%s: cannot write: the database is read-only (%s: %s)", st->path,
+                what, msg);
         return PVTAP_EIO;
     case SQLITE_FULL:
         log_msg(LOGL_ERR, "store", "%s: cannot write: the disk is full (%s)", st->path, what);
@@ -218,8 +219,10 @@ static int migrate(struct store *st, bool rdonly)
     if (v == target)
         return 0;
     if (rdonly) {
-        log_msg(LOGL_ERR, "store", "%s: schema version %d needs an upgrade: run pvtap with write "
-                "access once", st->path, v);
+        log_msg(LOGL_ERR, "store",
+                "%s: schema version %d needs an upgrade: run pvtap with write "
+                "access once",
+                st->path, v);
         return PVTAP_EDB;
     }
     /* each step and its version bump commit together: a kill leaves v or v+1 */
@@ -470,8 +473,8 @@ int store_load_readings(struct store *st, const char *series, const struct readi
     rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading records");
     sqlite3_finalize(s);
     if (skipped)
-        log_msg(LOGL_WARNING, "store", "%s: %llu stored records not understood, skipped",
-                st->path, (unsigned long long)skipped);
+        log_msg(LOGL_WARNING, "store", "%s: %llu stored records not understood, skipped", st->path,
+                (unsigned long long)skipped);
     return rc;
 }
 
@@ -714,9 +717,34 @@ int store_list_series(struct store *st, int (*cb)(void *ctx, const char *series)
     return rc;
 }
 
+/* Steps a totals query whose columns are (period, production_dwh,
+ * n_production, net_dwh, n_net, consumption_dwh, n_consumption, import_dwh,
+ * n_import, export_dwh, n_export, intervals) into cb; finalizes s. */
+static int step_totals(struct store *st, sqlite3_stmt *s, store_total_cb cb, void *ctx)
+{
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_total t = {0};
+        t.period = (const char *)sqlite3_column_text(s, 0);
+        double *wh[5] = {&t.production_wh, &t.net_wh, &t.consumption_wh, &t.import_wh,
+                         &t.export_wh};
+        for (int i = 0; i < 5; i++) {
+            if (sqlite3_column_int64(s, 2 + 2 * i) > 0) {
+                t.has |= has_bit[i];
+                *wh[i] = (double)sqlite3_column_int64(s, 1 + 2 * i) / 10.0;
+            }
+        }
+        t.intervals = sqlite3_column_int64(s, 11);
+        if (t.period)
+            stop = cb(ctx, &t);
+    }
+    rc = stop ? stop : rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading totals");
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int store_query_totals(struct store *st, const char *series, enum store_period kind,
-                       const char *from_period, const char *to_period, store_total_cb cb,
-                       void *ctx)
+                       const char *from_period, const char *to_period, store_total_cb cb, void *ctx)
 {
     if ((int)kind < STORE_DAY || kind > STORE_YEAR)
         return PVTAP_EINVAL;
@@ -736,25 +764,37 @@ int store_query_totals(struct store *st, const char *series, enum store_period k
         sqlite3_bind_text(s, 3, from_period, -1, SQLITE_STATIC);
     if (to_period)
         sqlite3_bind_text(s, 4, to_period, -1, SQLITE_STATIC);
-    int stop = 0;
-    while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct store_total t = {0};
-        t.period = (const char *)sqlite3_column_text(s, 0);
-        double *wh[5] = {&t.production_wh, &t.net_wh, &t.consumption_wh, &t.import_wh,
-                         &t.export_wh};
-        for (int i = 0; i < 5; i++) {
-            if (sqlite3_column_int64(s, 2 + 2 * i) > 0) {
-                t.has |= has_bit[i];
-                *wh[i] = (double)sqlite3_column_int64(s, 1 + 2 * i) / 10.0;
-            }
-        }
-        t.intervals = sqlite3_column_int64(s, 11);
-        if (t.period)
-            stop = cb(ctx, &t);
-    }
-    rc = stop ? stop : rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading totals");
-    sqlite3_finalize(s);
-    return rc;
+    return step_totals(st, s, cb, ctx);
+}
+
+int store_query_totals_of_days(struct store *st, const char *series, enum store_period kind,
+                               const char *from_day, const char *to_day, store_total_cb cb,
+                               void *ctx)
+{
+    static const int period_len[] = {[STORE_DAY] = 10, [STORE_MONTH] = 7, [STORE_YEAR] = 4};
+    if ((int)kind < STORE_DAY || kind > STORE_YEAR)
+        return PVTAP_EINVAL;
+    sqlite3_stmt *s;
+    /* The day rows are exact sums of their intervals' deci-Wh, so their
+     * sums are the same numbers a month or year row holds. */
+    int rc = prepare(st,
+                     "SELECT substr(period, 1, ?5) AS p, SUM(production_dwh), SUM(n_production),"
+                     " SUM(net_dwh), SUM(n_net), SUM(consumption_dwh), SUM(n_consumption),"
+                     " SUM(import_dwh), SUM(n_import), SUM(export_dwh), SUM(n_export),"
+                     " SUM(intervals) FROM totals WHERE series = ?1 AND kind = ?2"
+                     " AND (?3 IS NULL OR period >= ?3) AND (?4 IS NULL OR period < ?4)"
+                     " AND intervals > 0 GROUP BY p ORDER BY p",
+                     &s);
+    if (rc)
+        return rc;
+    sqlite3_bind_text(s, 1, series, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, period_kind_name[STORE_DAY], -1, SQLITE_STATIC);
+    if (from_day)
+        sqlite3_bind_text(s, 3, from_day, -1, SQLITE_STATIC);
+    if (to_day)
+        sqlite3_bind_text(s, 4, to_day, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, period_len[kind]);
+    return step_totals(st, s, cb, ctx);
 }
 
 int store_rebuild_totals(struct store *st)
@@ -821,9 +861,8 @@ int store_outbox_pending(struct store *st, const char *sink, size_t limit, store
     return rc;
 }
 
-int store_outbox_mark(struct store *st, const char *sink, const char *series,
-                      int64_t interval_end, int64_t revision, enum outbox_state state,
-                      const char *error, int64_t now_s)
+int store_outbox_mark(struct store *st, const char *sink, const char *series, int64_t interval_end,
+                      int64_t revision, enum outbox_state state, const char *error, int64_t now_s)
 {
     if ((int)state < OUTBOX_PENDING || state > OUTBOX_UNDELIVERABLE)
         return PVTAP_EINVAL;
@@ -854,8 +893,7 @@ int store_outbox_mark(struct store *st, const char *sink, const char *series,
     return rc;
 }
 
-int store_outbox_count(struct store *st, const char *sink, enum outbox_state state,
-                       int64_t *count)
+int store_outbox_count(struct store *st, const char *sink, enum outbox_state state, int64_t *count)
 {
     if ((int)state < OUTBOX_PENDING || state > OUTBOX_UNDELIVERABLE)
         return PVTAP_EINVAL;
@@ -899,8 +937,8 @@ int store_outbox_drop_other_series(struct store *st, const char *sink, const cha
 
 /* ---- a sink's own durable state ------------------------------------------ */
 
-int store_sink_get(struct store *st, const char *sink, const char *key, char *out,
-                   size_t out_size, bool *found)
+int store_sink_get(struct store *st, const char *sink, const char *key, char *out, size_t out_size,
+                   bool *found)
 {
     *found = false;
     if (out_size)
@@ -927,10 +965,10 @@ int store_sink_get(struct store *st, const char *sink, const char *key, char *ou
 int store_sink_set(struct store *st, const char *sink, const char *key, const char *value)
 {
     sqlite3_stmt *s;
-    int rc = value ? prepare(st,
-                             "INSERT OR REPLACE INTO sink_kv(sink, key, value) VALUES(?1, ?2, ?3)",
-                             &s)
-                   : prepare(st, "DELETE FROM sink_kv WHERE sink = ?1 AND key = ?2", &s);
+    int rc =
+        value
+            ? prepare(st, "INSERT OR REPLACE INTO sink_kv(sink, key, value) VALUES(?1, ?2, ?3)", &s)
+            : prepare(st, "DELETE FROM sink_kv WHERE sink = ?1 AND key = ?2", &s);
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
@@ -967,7 +1005,7 @@ int store_sent_get(struct store *st, const char *sink, const char *series, const
         const unsigned char *w = sqlite3_column_text(s, 1);
         snprintf(text, text_size, "%s", v ? (const char *)v : "");
         *state = w && strcmp((const char *)w, "rejected") == 0 ? STORE_SENT_REJECTED
-                                                                : STORE_SENT_DELIVERED;
+                                                               : STORE_SENT_DELIVERED;
         *found = true;
         rc = 0;
     } else {

@@ -1,4 +1,5 @@
-/* The store: SQLite (WAL, versioned schema) holding raw records, intervals, local-time totals and sink outboxes. */
+/* The store: SQLite (WAL, versioned schema) holding raw records, intervals, local-time totals and
+ * sink outboxes. */
 #ifndef PVTAP_STORE_STORE_H
 #define PVTAP_STORE_STORE_H
 
@@ -75,8 +76,8 @@ enum store_period { STORE_DAY, STORE_MONTH, STORE_YEAR };
 struct store_total {
     const char *period; /* "2017-06-07", "2017-06" or "2017" in site time (borrowed) */
     double production_wh, net_wh, consumption_wh, import_wh, export_wh;
-    unsigned has;       /* IHAS_* bits: a quantity with no interval is absent */
-    int64_t intervals;  /* rows counted */
+    unsigned has;      /* IHAS_* bits: a quantity with no interval is absent */
+    int64_t intervals; /* rows counted */
 };
 
 /* Totals of one series with from_period <= period < to_period (strings in
@@ -85,6 +86,14 @@ typedef int (*store_total_cb)(void *ctx, const struct store_total *t);
 int store_query_totals(struct store *st, const char *series, enum store_period kind,
                        const char *from_period, const char *to_period, store_total_cb cb,
                        void *ctx);
+
+/* Totals of one series by period (day, month or year) over the local days
+ * from_day <= day < to_day ("YYYY-MM-DD", or a shorter "YYYY-MM"/"YYYY"
+ * bounding by string order; NULL for unbounded): a range inside one month
+ * gives that month's row with just those days. Sorted by period. */
+int store_query_totals_of_days(struct store *st, const char *series, enum store_period kind,
+                               const char *from_day, const char *to_day, store_total_cb cb,
+                               void *ctx);
 
 /* Recompute every total from the intervals (after a time zone change). */
 int store_rebuild_totals(struct store *st);
@@ -108,11 +117,9 @@ int store_outbox_pending(struct store *st, const char *sink, size_t limit, store
                          void *ctx);
 /* Returns 0 when marked, PVTAP_ENOTFOUND when that revision is no longer
  * the entry's (a newer one is pending). error may be NULL. */
-int store_outbox_mark(struct store *st, const char *sink, const char *series,
-                      int64_t interval_end, int64_t revision, enum outbox_state state,
-                      const char *error, int64_t now_s);
-int store_outbox_count(struct store *st, const char *sink, enum outbox_state state,
-                       int64_t *count);
+int store_outbox_mark(struct store *st, const char *sink, const char *series, int64_t interval_end,
+                      int64_t revision, enum outbox_state state, const char *error, int64_t now_s);
+int store_outbox_count(struct store *st, const char *sink, enum outbox_state state, int64_t *count);
 /* Forget a sink's entries of every series but keep_series (a sink that
  * uploads one series; *dropped, may be NULL, says how many went). */
 int store_outbox_drop_other_series(struct store *st, const char *sink, const char *keep_series,
@@ -121,8 +128,8 @@ int store_outbox_drop_other_series(struct store *st, const char *sink, const cha
 /* ---- a sink's own durable state (schema v2) -----------------------------
  * Small key/value pairs a sink must keep across restarts (a rate-limit
  * pause). value NULL deletes. Not found: *found false, out "". */
-int store_sink_get(struct store *st, const char *sink, const char *key, char *out,
-                   size_t out_size, bool *found);
+int store_sink_get(struct store *st, const char *sink, const char *key, char *out, size_t out_size,
+                   bool *found);
 int store_sink_set(struct store *st, const char *sink, const char *key, const char *value);
 
 /* What a sink last sent for one slot of a series (PVOutput: the status text

@@ -1,4 +1,5 @@
-/* Unit tests of the web endpoints without a socket: routing, 405, content types, query parsing, JSON/CSV schemas, metrics, per-inverter energy, live values, secrets. */
+/* Unit tests of the web endpoints without a socket: routing, 405, content types, query parsing,
+ * JSON/CSV schemas, metrics, per-inverter energy, live values, secrets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,11 +49,15 @@ static struct interval_row mkrow(const char *series, int64_t ie, double prod, do
     return r;
 }
 
-static void put_record(struct store *st, const char *series, const char *dev, int64_t t,
-                       double kwh)
+static void put_record(struct store *st, const char *series, const char *dev, int64_t t, double kwh)
 {
-    struct reading r = {.source = "sniff", .series = series, .kind = DEVICE_INVERTER, .time = t,
-                        .clock = CLOCK_RECORD, .msg = 130, .q = Q_ENERGY_LIFETIME_KWH,
+    struct reading r = {.source = "sniff",
+                        .series = series,
+                        .kind = DEVICE_INVERTER,
+                        .time = t,
+                        .clock = CLOCK_RECORD,
+                        .msg = 130,
+                        .q = Q_ENERGY_LIFETIME_KWH,
                         .value = kwh};
     snprintf(r.device, sizeof r.device, "%s", dev);
     assert_int_equal(store_put_reading(st, &r), 0);
@@ -104,9 +109,14 @@ static int setup(void **state)
         return -1;
     if (web_live_init(&f->live))
         return -1;
-    f->api = (struct web_api){.st = f->st, .devs = f->devs, .tz = f->la, .now_s = fake_now,
-                              .status_path = f->status, .store_path = f->path,
-                              .site_name = "test", .live = &f->live};
+    f->api = (struct web_api){.st = f->st,
+                              .devs = f->devs,
+                              .tz = f->la,
+                              .now_s = fake_now,
+                              .status_path = f->status,
+                              .store_path = f->path,
+                              .site_name = "test",
+                              .live = &f->live};
     *state = f;
     return 0;
 }
@@ -245,8 +255,8 @@ static void test_content_types(void **state)
         struct web_response r;
         get(f, "GET", cases[i].path, cases[i].query, &r);
         if (r.status != cases[i].status || strcmp(r.content_type, cases[i].ct) != 0)
-            fail_msg("%s?%s: %u %s", cases[i].path, cases[i].query ? cases[i].query : "",
-                     r.status, r.content_type);
+            fail_msg("%s?%s: %u %s", cases[i].path, cases[i].query ? cases[i].query : "", r.status,
+                     r.content_type);
         assert_non_null(r.cache_control);
         assert_true(r.len > 0);
         web_response_free(&r);
@@ -296,14 +306,20 @@ static void test_period_arg(void **state)
         size_t len;
         const char *out; /* NULL: rejected */
     } cases[] = {
-        {"2017", 10, "2017"},          {"2017-06", 10, "2017-06"},
-        {"2017-06-07", 10, "2017-06-07"}, {"2017-06-07", 7, "2017-06"},
-        {"2017-06-07", 4, "2017"},     {"2017-06-07T16:20", 10, "2017-06-07"},
+        {"2017", 10, "2017"},
+        {"2017-06", 10, "2017-06"},
+        {"2017-06-07", 10, "2017-06-07"},
+        {"2017-06-07", 7, "2017-06"},
+        {"2017-06-07", 4, "2017"},
+        {"2017-06-07T16:20", 10, "2017-06-07"},
         {"2017-06-08T03:00:00Z", 10, "2017-06-07"}, /* 20:00 local the day before */
-        {"-1d", 10, "2017-06-06"},     /* fake now: 2017-06-08T00:00Z = 06-07 17:00 local */
-        {"2017-13", 7, NULL},          {"2017-06-32", 10, NULL},
-        {"201", 4, NULL},              {"2017/06/07", 10, NULL},
-        {"", 10, NULL},                {"2017-06-07", 5, NULL},
+        {"-1d", 10, "2017-06-06"}, /* fake now: 2017-06-08T00:00Z = 06-07 17:00 local */
+        {"2017-13", 7, NULL},
+        {"2017-06-32", 10, NULL},
+        {"201", 4, NULL},
+        {"2017/06/07", 10, NULL},
+        {"", 10, NULL},
+        {"2017-06-07", 5, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[16];
@@ -364,8 +380,8 @@ static void test_intervals_schema(void **state)
     assert_int_equal(i, 4);
     assert_int_equal(cJSON_GetArraySize(j), i);
     cJSON *first = cJSON_GetArrayItem(j, 0);
-    static const char *const keys[] = {"interval_end", "source", "production_wh", "net_wh",
-                                       "consumption_wh", "flags"};
+    static const char *const keys[] = {"interval_end", "source",         "production_wh",
+                                       "net_wh",       "consumption_wh", "flags"};
     for (int k = 0; k < 6; k++)
         assert_non_null(cJSON_GetObjectItemCaseSensitive(first, keys[k]));
     assert_string_equal(cJSON_GetObjectItem(first, "interval_end")->valuestring,
@@ -416,6 +432,28 @@ static void test_totals(void **state)
     assert_float_equal(cJSON_GetObjectItem(m, "import_wh")->valuedouble, 65.0, 1e-9);
     cJSON_Delete(j);
     j = get_json(f, "/api/totals", "period=year&from=2018", 200);
+    assert_int_equal(cJSON_GetArraySize(j), 0);
+    cJSON_Delete(j);
+
+    /* from/to inside one month: that month's row with just those days
+     * (2017-06-07 only: production 1278, import 60 derived from its nets) */
+    j = get_json(f, "/api/totals", "period=month&from=2017-06-07&to=2017-06-08&source=sniff", 200);
+    assert_int_equal(cJSON_GetArraySize(j), 1);
+    m = cJSON_GetArrayItem(j, 0);
+    assert_string_equal(cJSON_GetObjectItem(m, "period")->valuestring, "2017-06");
+    assert_float_equal(cJSON_GetObjectItem(m, "production_wh")->valuedouble, 1278.0, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(m, "import_wh")->valuedouble, 60.0, 1e-9);
+    assert_int_equal(cJSON_GetObjectItem(m, "intervals")->valueint, 12);
+    cJSON_Delete(j);
+    /* the same for a year, and a range that ends before the data: no row */
+    j = get_json(f, "/api/totals", "period=year&from=2017-06-06&to=2017-06-07&source=sniff", 200);
+    assert_int_equal(cJSON_GetArraySize(j), 1);
+    m = cJSON_GetArrayItem(j, 0);
+    assert_string_equal(cJSON_GetObjectItem(m, "period")->valuestring, "2017");
+    assert_float_equal(cJSON_GetObjectItem(m, "production_wh")->valuedouble, 50.0, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(m, "import_wh")->valuedouble, 5.0, 1e-9);
+    cJSON_Delete(j);
+    j = get_json(f, "/api/totals", "period=month&from=2017-06-01&to=2017-06-06", 200);
     assert_int_equal(cJSON_GetArraySize(j), 0);
     cJSON_Delete(j);
 }
@@ -477,9 +515,14 @@ static void test_devices(void **state)
 static void feed(struct web_live *l, const char *dev, enum device_kind kind, int64_t t,
                  enum quantity q, double v)
 {
-    struct reading r = {.source = "sniff", .series = "sniff", .kind = kind, .time = t,
-                        .clock = CLOCK_RECORD, .msg = kind == DEVICE_INVERTER ? 130 : 140,
-                        .q = q, .value = v};
+    struct reading r = {.source = "sniff",
+                        .series = "sniff",
+                        .kind = kind,
+                        .time = t,
+                        .clock = CLOCK_RECORD,
+                        .msg = kind == DEVICE_INVERTER ? 130 : 140,
+                        .q = q,
+                        .value = v};
     snprintf(r.device, sizeof r.device, "%s", dev);
     web_live_add(l, &r);
 }
@@ -504,10 +547,11 @@ static void test_live_and_metrics(void **state)
     /* a status file with a source, an alert and a secret that must not leak */
     FILE *sf = fopen(f->status, "w");
     assert_non_null(sf);
-    fprintf(sf, "{\"pid\":%d,\"sources\":[{\"name\":\"mirror\",\"type\":\"sniff\",\"state\":\"up\","
-                "\"last_record\":\"2017-06-07T20:00:00Z\",\"capture_packets\":42,"
-                "\"password\":\"hunter2\"}],\"sinks\":[{\"name\":\"http\",\"state\":\"running\"}],"
-                "\"alerts\":[{\"id\":\"x\",\"text\":\"meter silent\"}]}\n",
+    fprintf(sf,
+            "{\"pid\":%d,\"sources\":[{\"name\":\"mirror\",\"type\":\"sniff\",\"state\":\"up\","
+            "\"last_record\":\"2017-06-07T20:00:00Z\",\"capture_packets\":42,"
+            "\"password\":\"hunter2\"}],\"sinks\":[{\"name\":\"http\",\"state\":\"running\"}],"
+            "\"alerts\":[{\"id\":\"x\",\"text\":\"meter silent\"}]}\n",
             (int)getpid());
     fclose(sf);
     struct web_response r;
