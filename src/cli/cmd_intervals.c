@@ -12,31 +12,31 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pvtap intervals [-c FILE] [--db PATH] [--from T] [--to T] [--series S]\n"
-            "                       [--format csv|jsonl|table]\n"
-            "\n"
-            "Prints the 5-minute intervals in the store, sorted by interval_end then series.\n"
-            "  -c, --config FILE  configuration (default /etc/pvtap/pvtap.conf if it exists)\n"
-            "      --db PATH      the store (default: store.path, else " PVTAP_DEFAULT_DB ")\n"
-            "      --from T       first interval_end to show (inclusive)\n"
-            "      --to T         end of the range (exclusive)\n"
-            "                     T: 2017-06-07 or 2017-06-07T16:20 in site time, a UTC time\n"
-            "                     ending in Z, or relative: -1d, -6h, -30m\n"
-            "      --series S     one series (sniff, poll, ...); default: all\n"
-            "      --format F     table on a terminal, else csv; or jsonl\n"
-            "  -h, --help         this text\n");
+    fprintf(out, "usage: pvtap intervals [-c FILE] [--db PATH] [--from T] [--to T] [--series S]\n"
+                 "                       [--format csv|jsonl|table]\n"
+                 "\n"
+                 "Prints the 5-minute intervals in the store, sorted by interval_end then series.\n"
+                 "  -c, --config FILE  configuration (default /etc/pvtap/pvtap.conf if it exists)\n"
+                 "      --db PATH      the store (default: store.path, else " PVTAP_DEFAULT_DB ")\n"
+                 "      --from T       first interval_end to show (inclusive)\n"
+                 "      --to T         end of the range (exclusive)\n"
+                 "                     T: 2017-06-07 or 2017-06-07T16:20 in site time, a UTC time\n"
+                 "                     ending in Z, or relative: -1d, -6h, -30m\n"
+                 "      --series S     one series (sniff, poll, ...); default: all\n"
+                 "      --format F     table on a terminal, else csv; or jsonl\n"
+                 "  -h, --help         this text\n");
 }
 
 struct print_ctx {
     enum interval_format fmt;
+    const struct tz *tz; /* the table's local time */
     size_t n;
 };
 
 static int print_one(void *ctx, const struct store_interval *iv)
 {
     struct print_ctx *p = ctx;
-    interval_format_row(stdout, p->fmt, &iv->row);
+    interval_format_row_tz(stdout, p->fmt, &iv->row, p->tz);
     p->n++;
     return 0;
 }
@@ -55,14 +55,29 @@ int cmd_intervals_main(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_arg = optarg; break;
-        case 'd': db_arg = optarg; break;
-        case 'F': from_arg = optarg; break;
-        case 'T': to_arg = optarg; break;
-        case 's': series = optarg; break;
-        case 'f': format_arg = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("intervals", "unknown option");
+        case 'c':
+            config_arg = optarg;
+            break;
+        case 'd':
+            db_arg = optarg;
+            break;
+        case 'F':
+            from_arg = optarg;
+            break;
+        case 'T':
+            to_arg = optarg;
+            break;
+        case 's':
+            series = optarg;
+            break;
+        case 'f':
+            format_arg = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("intervals", "unknown option");
         }
     }
     if (optind < argc)
@@ -83,10 +98,10 @@ int cmd_intervals_main(int argc, char **argv)
         return ex;
     }
     struct store *st;
-    int rc = store_open(site.db_path ? site.db_path : PVTAP_DEFAULT_DB, site.tz, STORE_RDONLY,
-                        &st);
+    int rc = store_open(site.db_path ? site.db_path : PVTAP_DEFAULT_DB, site.tz, STORE_RDONLY, &st);
     if (rc == 0) {
         interval_format_header(stdout, pc.fmt);
+        pc.tz = site.tz;
         rc = store_query_intervals(st, series, from, to, print_one, &pc);
         store_close(st);
     }

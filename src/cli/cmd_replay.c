@@ -24,40 +24,41 @@ enum { BATCH_READINGS = 5000, MAX_FED_SERIES = 16, MAX_SINKS = 8 };
 
 struct pipeline {
     struct engine *engine;
-    struct store *store;      /* NULL with --no-db */
-    bool storing;             /* false while re-feeding the store's own records */
+    struct store *store; /* NULL with --no-db */
+    bool storing;        /* false while re-feeding the store's own records */
     const char *sinks[MAX_SINKS];
     size_t n_sinks;
     size_t in_batch;
-    int failed;               /* first store/engine failure: stops the run */
-    uint64_t refused;         /* readings the engine could not use */
+    int failed;       /* first store/engine failure: stops the run */
+    uint64_t refused; /* readings the engine could not use */
     char fed[MAX_FED_SERIES][ENGINE_SERIES_MAX];
     size_t n_fed;
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pvtap replay FILE... [-c FILE] [--db PATH | --no-db] [--format csv|jsonl|table]\n"
-            "\n"
-            "Runs the whole pipeline on recorded data and prints the resulting intervals of\n"
-            "every series the files fed (sorted by interval_end, then series).\n"
-            "  FILE.pcap, FILE.pcapng  supervisor uploads, series 'sniff' (or the sniff\n"
-            "                          source's `series` in the config)\n"
-            "  FILE.jsonl              readings in the `pvtap poll --format json` shape with a\n"
-            "                          `time` key, one per line: series 'poll' ('pvs-api' for\n"
-            "                          device pvs-api, or the line's own `series`)\n"
-            "\n"
-            "  -c, --config FILE  configuration (default /etc/pvtap/pvtap.conf if it exists)\n"
-            "      --db PATH      the store to fold into (default: the config's store.path;\n"
-            "                     with no config, nothing is stored)\n"
-            "      --no-db        keep everything in memory, store nothing\n"
-            "      --format F     csv (default when not a terminal), jsonl or table\n"
-            "  -h, --help         this text\n"
-            "\n"
-            "Idempotent: replaying a file twice, or again after an interrupted run, leaves\n"
-            "the same store. Exit status: 0 ok, 1 a file or line could not be used (the\n"
-            "rest is still processed), 2 usage or config error.\n");
+    fprintf(
+        out,
+        "usage: pvtap replay FILE... [-c FILE] [--db PATH | --no-db] [--format csv|jsonl|table]\n"
+        "\n"
+        "Runs the whole pipeline on recorded data and prints the resulting intervals of\n"
+        "every series the files fed (sorted by interval_end, then series).\n"
+        "  FILE.pcap, FILE.pcapng  supervisor uploads, series 'sniff' (or the sniff\n"
+        "                          source's `series` in the config)\n"
+        "  FILE.jsonl              readings in the `pvtap poll --format json` shape with a\n"
+        "                          `time` key, one per line: series 'poll' ('pvs-api' for\n"
+        "                          device pvs-api, or the line's own `series`)\n"
+        "\n"
+        "  -c, --config FILE  configuration (default /etc/pvtap/pvtap.conf if it exists)\n"
+        "      --db PATH      the store to fold into (default: the config's store.path;\n"
+        "                     with no config, nothing is stored)\n"
+        "      --no-db        keep everything in memory, store nothing\n"
+        "      --format F     csv (default when not a terminal), jsonl or table\n"
+        "  -h, --help         this text\n"
+        "\n"
+        "Idempotent: replaying a file twice, or again after an interrupted run, leaves\n"
+        "the same store. Exit status: 0 ok, 1 a file or line could not be used (the\n"
+        "rest is still processed), 2 usage or config error.\n");
 }
 
 static void note_series(struct pipeline *p, const char *series)
@@ -99,8 +100,7 @@ static void on_reading(void *ctx, const struct reading *r)
     if (rc == PVTAP_EINVAL || rc == PVTAP_ELIMIT) {
         if (p->refused++ < 10)
             log_msg(LOGL_WARNING, "replay", "%s %s at %lld: reading not usable (%s)",
-                    r->series ? r->series : "?", r->device, (long long)r->time,
-                    pvtap_strerror(rc));
+                    r->series ? r->series : "?", r->device, (long long)r->time, pvtap_strerror(rc));
         return;
     }
     if (rc) {
@@ -119,8 +119,8 @@ static void on_reading(void *ctx, const struct reading *r)
 
 /* ---- poll readings files (.jsonl) --------------------------------------- */
 
-static const char *const meta_keys[] = {"device", "address", "time", "serial", "model",
-                                        "role", "series", "status_text", "msg", NULL};
+static const char *const meta_keys[] = {"device", "address", "time",        "serial", "model",
+                                        "role",   "series",  "status_text", "msg",    NULL};
 
 static bool is_meta_key(const char *k)
 {
@@ -285,7 +285,7 @@ static int row_cmp(const void *a, const void *b)
     return strcmp(x->series, y->series);
 }
 
-static int print_rows(const struct pipeline *p, enum interval_format fmt)
+static int print_rows(const struct pipeline *p, enum interval_format fmt, const struct tz *tz)
 {
     size_t total = 0;
     for (size_t i = 0; i < p->n_fed; i++) {
@@ -308,7 +308,7 @@ static int print_rows(const struct pipeline *p, enum interval_format fmt)
     qsort(all, total, sizeof *all, row_cmp);
     interval_format_header(stdout, fmt);
     for (size_t i = 0; i < total; i++)
-        interval_format_row(stdout, fmt, all[i]);
+        interval_format_row_tz(stdout, fmt, all[i], tz);
     free(all);
     return 0;
 }
@@ -365,12 +365,23 @@ int cmd_replay_main(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_arg = optarg; break;
-        case 'd': db_arg = optarg; break;
-        case 'n': no_db = true; break;
-        case 'f': format_arg = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("replay", "unknown option");
+        case 'c':
+            config_arg = optarg;
+            break;
+        case 'd':
+            db_arg = optarg;
+            break;
+        case 'n':
+            no_db = true;
+            break;
+        case 'f':
+            format_arg = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            return cli_usage_error("replay", "unknown option");
         }
     }
     if (optind >= argc)
@@ -446,7 +457,7 @@ int cmd_replay_main(int argc, char **argv)
         store_close(p.store);
     }
     if (rc == 0)
-        rc = print_rows(&p, fmt);
+        rc = print_rows(&p, fmt, site.tz);
     if (p.refused)
         fprintf(stderr, "pvtap replay: %llu readings not usable (bad values or times)\n",
                 (unsigned long long)p.refused);

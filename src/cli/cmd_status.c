@@ -46,14 +46,27 @@ static double num_or(const cJSON *o, const char *key, double dflt)
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
-static void print_table(const cJSON *root)
+/* A status time (UTC ISO 8601 in the JSON) as site-local time for the
+ * table; anything else (absent, "-") as it is. */
+static const char *local_of(const struct tz *tz, const char *iso, char *buf, size_t size)
 {
+    int64_t t;
+    if (!iso || time_parse_iso_utc(iso, &t) < 0)
+        return iso ? iso : "-";
+    time_format_local(tz, t, buf, size);
+    return buf;
+}
+
+static void print_table(const cJSON *root, const struct tz *tz)
+{
+    char t1[40], t2[40];
     const cJSON *daemon = cJSON_GetObjectItemCaseSensitive(root, "daemon");
     const cJSON *live = cJSON_GetObjectItemCaseSensitive(root, "live");
     printf("daemon    %s", str_or(daemon, "state", "?"));
     if (cJSON_IsObject(live))
         printf(" (pid %.0f, since %s, updated %s)", num_or(live, "pid", 0),
-               str_or(live, "started", "?"), str_or(live, "updated", "?"));
+               local_of(tz, str_or(live, "started", NULL), t1, sizeof t1),
+               local_of(tz, str_or(live, "updated", NULL), t2, sizeof t2));
     putchar('\n');
     const cJSON *srcs =
         cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "sources") : NULL;
@@ -65,7 +78,8 @@ static void print_table(const cJSON *root)
         {
             printf("%-16.16s %-9.9s %-8.8s %-6.6s %-21.21s %.0f\n", str_or(s, "name", ""),
                    str_or(s, "type", ""), str_or(s, "series", ""), str_or(s, "state", ""),
-                   str_or(s, "last_record", "-"), num_or(s, "readings", 0));
+                   local_of(tz, str_or(s, "last_record", NULL), t1, sizeof t1),
+                   num_or(s, "readings", 0));
             if (str_or(s, "last_error", NULL))
                 printf("  last error: %s\n", str_or(s, "last_error", ""));
             if (str_or(s, "note", NULL))
@@ -81,7 +95,7 @@ static void print_table(const cJSON *root)
     const cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(store, "series"))
         printf("  series %-10s newest interval %s\n", str_or(s, "series", ""),
-               str_or(s, "newest_interval", "-"));
+               local_of(tz, str_or(s, "newest_interval", NULL), t1, sizeof t1));
     const cJSON *ob = cJSON_GetObjectItemCaseSensitive(store, "outbox");
     cJSON_ArrayForEach(s, ob)
         printf("  %-9s pending %.0f, delivered %.0f, undeliverable %.0f\n", s->string,
@@ -160,8 +174,14 @@ int cmd_status_main(int argc, char **argv)
         if (out)
             puts(out);
         free(out);
-    } else
-        print_table(root);
+    } else {
+        struct tz *tz = NULL;
+        /* the table reads in the site's time; an unknown zone falls back to UTC */
+        if (tz_load(cfg.env.site.timezone, &tz) < 0)
+            tz = NULL;
+        print_table(root, tz);
+        tz_free(tz);
+    }
     cJSON_Delete(root);
     pvtap_config_free(&cfg);
     return exit_code;

@@ -1,4 +1,5 @@
-/* `pvtap compare`'s builder: two series lined up interval by interval, printed as table, csv or jsonl (CLI and web). */
+/* `pvtap compare`'s builder: two series lined up interval by interval, printed as table, csv or
+ * jsonl (CLI and web). */
 #include "cli/compare_format.h"
 
 #include <math.h>
@@ -107,10 +108,14 @@ static void cell(char *buf, size_t n, const struct side *r, int q, const char *e
 }
 
 static void print_line(FILE *out, enum interval_format fmt, const char *a_name, const char *b_name,
-                       int64_t ie, const struct side *a, const struct side *b)
+                       int64_t ie, const struct side *a, const struct side *b, const struct tz *tz)
 {
     char t[32];
-    time_format_iso_utc(ie, t, sizeof t);
+    /* the table is for a person: site-local time; CSV and JSON stay UTC */
+    if (fmt == IFMT_TABLE)
+        time_format_local(tz, ie, t, sizeof t);
+    else
+        time_format_iso_utc(ie, t, sizeof t);
     const char *empty = fmt == IFMT_JSONL ? "null" : "";
     char va[NQ][32], vb[NQ][32], d[NQ][32], pct[NQ][32];
     for (int q = 0; q < NQ; q++) {
@@ -141,15 +146,15 @@ static void print_line(FILE *out, enum interval_format fmt, const char *a_name, 
         fprintf(out, "{\"interval_end\":\"%s\"", t);
         for (int q = 0; q < NQ; q++)
             fprintf(out, ",\"%s_wh_a\":%s,\"%s_wh_b\":%s,\"%s_diff_wh\":%s,\"%s_diff_pct\":%s",
-                   q_name[q], va[q], q_name[q], vb[q], q_name[q], d[q], q_name[q], pct[q]);
+                    q_name[q], va[q], q_name[q], vb[q], q_name[q], d[q], q_name[q], pct[q]);
         fprintf(out, ",\"in_a\":%s,\"in_b\":%s,\"flags_a\":\"%s\",\"flags_b\":\"%s\"}\n",
-               a ? "true" : "false", b ? "true" : "false", fa, fb);
+                a ? "true" : "false", b ? "true" : "false", fa, fb);
     } else {
         char la[2] = {0}, lb[2] = {0};
         flags_letters(a, la);
         flags_letters(b, lb);
-        fprintf(out, "%-20s%8s%8s%8s%8s%8s%8s%8s %s/%s\n", t, va[0], vb[0], d[0], va[1], vb[1], d[1],
-               d[2], la, lb);
+        fprintf(out, "%-20s%8s%8s%8s%8s%8s%8s%8s %s/%s\n", t, va[0], vb[0], d[0], va[1], vb[1],
+                d[1], d[2], la, lb);
     }
     (void)a_name;
     (void)b_name;
@@ -161,23 +166,25 @@ static void print_header(FILE *out, enum interval_format fmt, const char *a, con
         fprintf(out, "interval_end");
         for (int q = 0; q < NQ; q++)
             fprintf(out, ",%s_wh_a,%s_wh_b,%s_diff_wh,%s_diff_pct", q_name[q], q_name[q], q_name[q],
-                   q_name[q]);
+                    q_name[q]);
         fprintf(out, ",in_a,in_b,flags_a,flags_b\n");
     } else if (fmt == IFMT_TABLE) {
-        fprintf(out, "a = %s, b = %s; d = b - a (Wh); flags a/b: - clean, i interpolated, g gap,\n"
-               "r counter reset, * several\n",
-               a, b);
-        fprintf(out, "%-20s%8s%8s%8s%8s%8s%8s%8s %s\n", "interval_end (UTC)", "prod_a", "prod_b",
-               "d_prod", "net_a", "net_b", "d_net", "d_cons", "a/b");
+        fprintf(out,
+                "a = %s, b = %s; d = b - a (Wh); flags a/b: - clean, i interpolated, g gap,\n"
+                "r counter reset, * several\n",
+                a, b);
+        fprintf(out, "%-20s%8s%8s%8s%8s%8s%8s%8s %s\n", "interval_end", "prod_a", "prod_b",
+                "d_prod", "net_a", "net_b", "d_net", "d_cons", "a/b");
     }
 }
 
-static void print_summary(FILE *out, enum interval_format fmt, const char *a, const char *b,
-                          const struct summary *s)
+static void print_summary(FILE *out, enum interval_format fmt, const struct tz *tz, const char *a,
+                          const char *b, const struct summary *s)
 {
     if (fmt == IFMT_JSONL) {
-        fprintf(out, "{\"summary\":{\"a\":\"%s\",\"b\":\"%s\",\"intervals_both\":%llu,"
-                     "\"intervals_only_a\":%llu,\"intervals_only_b\":%llu",
+        fprintf(out,
+                "{\"summary\":{\"a\":\"%s\",\"b\":\"%s\",\"intervals_both\":%llu,"
+                "\"intervals_only_a\":%llu,\"intervals_only_b\":%llu",
                 a, b, (unsigned long long)s->both, (unsigned long long)s->only_a,
                 (unsigned long long)s->only_b);
         for (int q = 0; q < NQ; q++) {
@@ -226,7 +233,7 @@ static void print_summary(FILE *out, enum interval_format fmt, const char *a, co
             continue;
         }
         char t[32];
-        time_format_iso_utc(s->q[q].max_at, t, sizeof t);
+        time_format_local(tz, s->q[q].max_at, t, sizeof t); /* text for a person */
         fprintf(out, "%s%-12s %6llu compared, mean |b-a| %.1f Wh, max %.1f Wh at %s\n", pfx,
                 q_name[q], (unsigned long long)s->q[q].n,
                 engine_round_wh(s->q[q].sum_abs / (double)s->q[q].n),
@@ -284,7 +291,7 @@ static int compare(FILE *out, enum interval_format fmt, const char *an, const ch
         int date = tz_local_date(tz, ie);
         if ((ra && day_add(s, date, 0, ra)) || (rb && day_add(s, date, 1, rb)))
             return PVTAP_ENOMEM;
-        print_line(out, fmt, an, bn, ie, ra, rb);
+        print_line(out, fmt, an, bn, ie, ra, rb, tz);
         if (ra)
             i++;
         if (rb)
@@ -305,8 +312,7 @@ bool compare_series_name_ok(const char *s)
 }
 
 int compare_write(struct store *st, const struct tz *tz, const char *an, const char *bn,
-                  int64_t from, int64_t to, enum interval_format fmt, FILE *out,
-                  FILE *summary_out)
+                  int64_t from, int64_t to, enum interval_format fmt, FILE *out, FILE *summary_out)
 {
     struct rows a = {0}, b = {0};
     struct summary s = {0};
@@ -318,7 +324,7 @@ int compare_write(struct store *st, const struct tz *tz, const char *an, const c
         rc = compare(out, fmt, an, bn, &a, &b, tz, &s);
     }
     if (rc == 0)
-        print_summary(summary_out, fmt, an, bn, &s);
+        print_summary(summary_out, fmt, tz, an, bn, &s);
     free(a.v);
     free(b.v);
     free(s.days);

@@ -8,8 +8,8 @@
 
 int interval_format_parse(const char *s, enum interval_format *out)
 {
-    static const char *const names[] = {[IFMT_CSV] = "csv", [IFMT_JSONL] = "jsonl",
-                                        [IFMT_TABLE] = "table"};
+    static const char *const names[] = {
+        [IFMT_CSV] = "csv", [IFMT_JSONL] = "jsonl", [IFMT_TABLE] = "table"};
     for (int i = 0; i < 3; i++)
         if (strcmp(s, names[i]) == 0) {
             *out = (enum interval_format)i;
@@ -58,14 +58,24 @@ void interval_format_header(FILE *out, enum interval_format f)
     if (f == IFMT_CSV)
         fputs("interval_end,source,production_wh,net_wh,consumption_wh,flags\n", out);
     else if (f == IFMT_TABLE)
-        fprintf(out, "%-20s  %-7s %10s %10s %10s  %s\n", "interval_end (UTC)", "source",
-                "prod_Wh", "net_Wh", "cons_Wh", "flags");
+        fprintf(out, "%-20s  %-7s %10s %10s %10s  %s\n", "interval_end", "source", "prod_Wh",
+                "net_Wh", "cons_Wh", "flags");
 }
 
 void interval_format_row(FILE *out, enum interval_format f, const struct interval_row *r)
 {
+    interval_format_row_tz(out, f, r, NULL);
+}
+
+void interval_format_row_tz(FILE *out, enum interval_format f, const struct interval_row *r,
+                            const struct tz *tz)
+{
     char t[32], v[3][32], flags[64];
-    time_format_iso_utc(r->interval_end, t, sizeof t);
+    /* a person reads the table: site-local time; machines read UTC */
+    if (f == IFMT_TABLE)
+        time_format_local(tz, r->interval_end, t, sizeof t);
+    else
+        time_format_iso_utc(r->interval_end, t, sizeof t);
     const unsigned bits[3] = {IHAS_PRODUCTION, IHAS_NET, IHAS_CONSUMPTION};
     const double wh[3] = {r->production_wh, r->net_wh, r->consumption_wh};
     for (int i = 0; i < 3; i++) {
@@ -83,13 +93,13 @@ void interval_format_row(FILE *out, enum interval_format f, const struct interva
         engine_flags_format(r->flags, flags, sizeof flags);
         fprintf(out, "{\"interval_end\":\"%s\",\"source\":\"", t);
         json_escaped(out, r->series);
-        fprintf(out, "\",\"production_wh\":%s,\"net_wh\":%s,\"consumption_wh\":%s,\"flags\":\"%s\"}\n",
+        fprintf(out,
+                "\",\"production_wh\":%s,\"net_wh\":%s,\"consumption_wh\":%s,\"flags\":\"%s\"}\n",
                 v[0], v[1], v[2], flags);
         break;
     case IFMT_TABLE:
         short_flags(r->flags, flags, sizeof flags);
-        fprintf(out, "%-20s  %-7.7s %10s %10s %10s  %s\n", t, r->series, v[0], v[1], v[2],
-                flags);
+        fprintf(out, "%-20s  %-7.7s %10s %10s %10s  %s\n", t, r->series, v[0], v[1], v[2], flags);
         break;
     }
 }

@@ -79,9 +79,9 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;                                    /* [0, 399] */
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;  /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;            /* [0, 146096] */
+    int64_t yoe = y - era * 400;                                   /* [0, 399] */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
@@ -100,8 +100,7 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 
 /* Seconds since the epoch of a civil time taken as UTC. Month may be out of
  * 1..12 (it is carried into the year); the other fields are added linearly. */
-static int64_t secs_from_civil(int64_t y, int64_t m, int64_t d, int64_t hh, int64_t mm,
-                               int64_t ss)
+static int64_t secs_from_civil(int64_t y, int64_t m, int64_t d, int64_t hh, int64_t mm, int64_t ss)
 {
     y += floor_div(m - 1, 12);
     m = floor_mod(m - 1, 12) + 1;
@@ -235,6 +234,7 @@ int64_t interval_end(int64_t t)
 struct tz_type {
     int32_t utoff; /* local = UTC + utoff */
     bool isdst;
+    char abbr[TZ_ABBR_MAX]; /* "PDT", "CET", "+0530"; "" when the zone gives none */
 };
 
 /* A POSIX TZ rule date: Jn (1..365, Feb 29 never counted), n (0..365,
@@ -259,7 +259,7 @@ struct tz {
     uint8_t *trans_idx; /* type after each transition */
     struct tz_type *types;
     size_t ntrans, ntypes;
-    bool has_footer;    /* a non-empty POSIX string rules after the last transition */
+    bool has_footer; /* a non-empty POSIX string rules after the last transition */
     struct posix_tz footer;
 };
 
@@ -293,12 +293,13 @@ static bool pc_num(struct pcur *c, int max_digits, int lo, int hi, int *out)
 }
 
 /* A zone abbreviation: three or more letters, or <...> of letters, digits,
- * '+' and '-'. Only its syntax matters here; struct local_time has no name. */
-static bool pc_name(struct pcur *c)
+ * '+' and '-', copied (cut to fit) into out without the brackets. */
+static bool pc_name(struct pcur *c, char out[TZ_ABBR_MAX])
 {
     size_t n = 0;
+    const char *start;
     if (*c->p == '<') {
-        c->p++;
+        start = ++c->p;
         while ((*c->p >= 'A' && *c->p <= 'Z') || (*c->p >= 'a' && *c->p <= 'z') || pc_digit(c) ||
                *c->p == '+' || *c->p == '-') {
             c->p++;
@@ -308,11 +309,13 @@ static bool pc_name(struct pcur *c)
             return false;
         c->p++;
     } else {
+        start = c->p;
         while ((*c->p >= 'A' && *c->p <= 'Z') || (*c->p >= 'a' && *c->p <= 'z')) {
             c->p++;
             n++;
         }
     }
+    snprintf(out, TZ_ABBR_MAX, "%.*s", (int)(n < TZ_ABBR_MAX ? n : TZ_ABBR_MAX - 1), start);
     return n >= 3;
 }
 
@@ -387,12 +390,12 @@ static int posix_parse(const char *s, struct posix_tz *pt)
 {
     struct pcur c = {s};
     memset(pt, 0, sizeof *pt);
-    if (!pc_name(&c) || !pc_offset(&c, &pt->std.utoff))
+    if (!pc_name(&c, pt->std.abbr) || !pc_offset(&c, &pt->std.utoff))
         return PVTAP_ECORRUPT;
     pt->dst = pt->std;
     if (*c.p == '\0')
         return 0;
-    if (!pc_name(&c))
+    if (!pc_name(&c, pt->dst.abbr))
         return PVTAP_ECORRUPT;
     pt->has_dst = true;
     pt->dst.isdst = true;
@@ -484,8 +487,7 @@ static const struct tz_type *posix_lookup(const struct posix_tz *pt, int64_t t)
 }
 
 /* The first rule change strictly after t; false when the rule has no DST. */
-static bool posix_next(const struct posix_tz *pt, int64_t t, int64_t *at,
-                       const struct tz_type **to)
+static bool posix_next(const struct posix_tz *pt, int64_t t, int64_t *at, const struct tz_type **to)
 {
     if (!pt->has_dst)
         return false;
@@ -503,7 +505,7 @@ static bool posix_next(const struct posix_tz *pt, int64_t t, int64_t *at,
 
 /* --- lookups over the transition table and the footer --- */
 
-static const struct tz_type utc_type = {0, false};
+static const struct tz_type utc_type = {0, false, "UTC"};
 
 /* Index of the last transition <= t, or -1 when t is before the first. */
 static ptrdiff_t trans_before(const struct tz *tz, int64_t t)
@@ -649,8 +651,8 @@ static int tzif_header(struct bcur *c, struct tzif_hdr *h)
 
 static uint64_t tzif_block_size(const struct tzif_hdr *h, unsigned time_size)
 {
-    return (uint64_t)h->timecnt * time_size + h->timecnt + (uint64_t)h->typecnt * 6 +
-           h->charcnt + (uint64_t)h->leapcnt * (time_size + 4) + h->isstdcnt + h->isutcnt;
+    return (uint64_t)h->timecnt * time_size + h->timecnt + (uint64_t)h->typecnt * 6 + h->charcnt +
+           (uint64_t)h->leapcnt * (time_size + 4) + h->isstdcnt + h->isutcnt;
 }
 
 static int tzif_block(struct bcur *c, const struct tzif_hdr *h, unsigned time_size, struct tz *tz)
@@ -678,6 +680,7 @@ static int tzif_block(struct bcur *c, const struct tzif_hdr *h, unsigned time_si
         if (tz->trans_idx[i] >= h->typecnt)
             return PVTAP_ECORRUPT;
     }
+    uint8_t desig[256]; /* typecnt <= 256 (checked with the header) */
     for (size_t i = 0; i < h->typecnt; i++) {
         int32_t utoff = (int32_t)bc_be32(c);
         uint8_t isdst = bc_u8(c);
@@ -686,10 +689,21 @@ static int tzif_block(struct bcur *c, const struct tzif_hdr *h, unsigned time_si
          * within a day and a bit, and we keep them so. */
         if (utoff <= -26 * 3600 || utoff >= 26 * 3600 || isdst > 1 || desigidx >= h->charcnt)
             return PVTAP_ECORRUPT;
-        tz->types[i] = (struct tz_type){utoff, isdst == 1};
+        tz->types[i] = (struct tz_type){utoff, isdst == 1, ""};
+        desig[i] = desigidx;
     }
-    /* Designations, leap seconds and the std/ut indicators: skipped. */
-    bc_skip(c, h->charcnt + (uint64_t)h->leapcnt * (time_size + 4) + h->isstdcnt + h->isutcnt);
+    /* Designations: NUL-terminated strings; an index may point into one. */
+    const uint8_t *chars;
+    if (!bc_take(c, h->charcnt, &chars))
+        return PVTAP_ECORRUPT;
+    for (size_t i = 0; i < h->typecnt; i++) {
+        size_t k = 0;
+        for (size_t j = desig[i]; j < h->charcnt && chars[j] && k + 1 < TZ_ABBR_MAX; j++)
+            tz->types[i].abbr[k++] = (char)chars[j];
+        tz->types[i].abbr[k] = '\0';
+    }
+    /* Leap seconds and the std/ut indicators: skipped. */
+    bc_skip(c, (uint64_t)h->leapcnt * (time_size + 4) + h->isstdcnt + h->isutcnt);
     return c->short_read ? PVTAP_ECORRUPT : 0;
 }
 
@@ -948,6 +962,14 @@ int tz_parse_posix(const char *spec, struct tz **out)
 
 /* --- conversions --- */
 
+void time_format_local(const struct tz *tz, int64_t utc_s, char *out, size_t out_size)
+{
+    struct local_time lt;
+    tz_to_local(tz, utc_s, &lt);
+    snprintf(out, out_size, "%04d-%02d-%02d %02d:%02d %s", lt.year, lt.month, lt.day, lt.hour,
+             lt.minute, lt.abbr);
+}
+
 void tz_to_local(const struct tz *tz, int64_t utc_s, struct local_time *out)
 {
     int64_t t = clamp_time(utc_s);
@@ -964,6 +986,7 @@ void tz_to_local(const struct tz *tz, int64_t utc_s, struct local_time *out)
     out->wday = (int)floor_mod(days + 4, 7);
     out->utc_offset_s = ty->utoff;
     out->is_dst = ty->isdst;
+    snprintf(out->abbr, sizeof out->abbr, "%s", ty->abbr);
 }
 
 /* Offsets are below 26 h (checked at load): every instant whose local time
@@ -1040,11 +1063,20 @@ static int parse_relative(const char *s, int64_t now_s, int64_t *out)
         return PVTAP_EINVAL;
     int64_t unit;
     switch (p[0]) {
-    case 'd': unit = SECS_PER_DAY; break;
-    case 'h': unit = 3600; break;
-    case 'm': unit = 60; break;
-    case 's': unit = 1; break;
-    default: return PVTAP_EINVAL;
+    case 'd':
+        unit = SECS_PER_DAY;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 's':
+        unit = 1;
+        break;
+    default:
+        return PVTAP_EINVAL;
     }
     int64_t back = n * unit; /* <= 10^12 * 86400 < 2^63 */
     if (now_s < INT64_MIN + back)

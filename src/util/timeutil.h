@@ -46,14 +46,20 @@ void tz_free(struct tz *tz);
 const char *tz_name(const struct tz *tz);
 /* In the functions below a NULL tz means UTC. */
 
+enum { TZ_ABBR_MAX = 8 }; /* a zone abbreviation's bytes, NUL included */
+
 struct local_time {
-    int year, month, day;   /* month 1..12, day 1..31 */
+    int year, month, day; /* month 1..12, day 1..31 */
     int hour, minute, second;
-    int wday;               /* 0 = Sunday */
-    int utc_offset_s;       /* local = UTC + offset */
+    int wday;         /* 0 = Sunday */
+    int utc_offset_s; /* local = UTC + offset */
     int is_dst;
+    char abbr[TZ_ABBR_MAX]; /* the zone's abbreviation then ("PDT"); "UTC" for UTC */
 };
 void tz_to_local(const struct tz *tz, int64_t utc_s, struct local_time *out);
+/* For people: "2017-06-07 09:05 PDT" (site-local wall time and the zone's
+ * abbreviation then; tables only, CSV and JSON stay UTC ISO 8601). */
+void time_format_local(const struct tz *tz, int64_t utc_s, char *out, size_t out_size);
 /* Local wall time -> UTC. A time in the fall-back repeated hour gives the
  * earlier instant; one in the spring-forward gap is moved forward by the gap. */
 int64_t tz_from_local(const struct tz *tz, int year, int month, int day, int hour, int minute,

@@ -40,9 +40,9 @@ static void test_compact(void **state)
         {"20040229235959", 0, 0, 1078099199}, /* divisible by 4: leap */
         {"99991231235959", 0, 0, 253402300799},
         {"00010101000000", 0, 0, -62135596800},
-        {"20380119031408", 0, 0, 2147483648}, /* past 32-bit time_t */
+        {"20380119031408", 0, 0, 2147483648},          /* past 32-bit time_t */
         {"20170607162000trailing", 14, 0, 1496852400}, /* exactly len bytes */
-        {"19000229000000", 0, PVTAP_EINVAL, 0}, /* divisible by 100: not leap */
+        {"19000229000000", 0, PVTAP_EINVAL, 0},        /* divisible by 100: not leap */
         {"21000229000000", 0, PVTAP_EINVAL, 0},
         {"20170229000000", 0, PVTAP_EINVAL, 0},
         {"20170431000000", 0, PVTAP_EINVAL, 0}, /* April has 30 days */
@@ -88,12 +88,9 @@ static void test_iso(void **state)
         int64_t t;
         const char *s;
     } fmt[] = {
-        {1496852400, "2017-06-07T16:20:00Z"},
-        {0, "1970-01-01T00:00:00Z"},
-        {-1, "1969-12-31T23:59:59Z"},
-        {951782400, "2000-02-29T00:00:00Z"},
-        {4107542400, "2100-03-01T00:00:00Z"},
-        {253402300799, "9999-12-31T23:59:59Z"},
+        {1496852400, "2017-06-07T16:20:00Z"},   {0, "1970-01-01T00:00:00Z"},
+        {-1, "1969-12-31T23:59:59Z"},           {951782400, "2000-02-29T00:00:00Z"},
+        {4107542400, "2100-03-01T00:00:00Z"},   {253402300799, "9999-12-31T23:59:59Z"},
         {-62135596800, "0001-01-01T00:00:00Z"},
     };
     char buf[32];
@@ -180,10 +177,10 @@ static void test_interval_end(void **state)
         {-301, -300},
         {-600, -600},
         {-601, -600},
-        {1496852400, 1496852400},     /* 16:20:00 */
-        {1496852401, 1496852700},     /* 16:20:01 -> 16:25 */
-        {1496852399, 1496852400},     /* 16:19:59 -> 16:20 */
-        {1496852700 - 1, 1496852700}, /* 16:24:59 -> 16:25 */
+        {1496852400, 1496852400},                 /* 16:20:00 */
+        {1496852401, 1496852700},                 /* 16:20:01 -> 16:25 */
+        {1496852399, 1496852400},                 /* 16:19:59 -> 16:20 */
+        {1496852700 - 1, 1496852700},             /* 16:24:59 -> 16:25 */
         {INT64_MAX, INT64_MAX - INT64_MAX % 300}, /* saturates, no overflow */
         {INT64_MIN, INT64_MIN + 8},               /* -2^63 = -30744573456182586 * 300 - 8 */
     };
@@ -303,20 +300,20 @@ static void test_from_local(void **state)
         {"America/Los_Angeles", 2017, 11, 5, 1, 59, 59, 1509872399}, /* repeated: PDT pass */
         {"America/Los_Angeles", 2017, 11, 5, 2, 0, 0, 1509876000},
         {"America/Los_Angeles", 2017, 6, 7, 16, 20, 0, 1496877600},
-        {"America/Los_Angeles", 2040, 3, 11, 2, 30, 0, 2215074600},  /* footer gap */
-        {"America/Los_Angeles", 2040, 11, 4, 1, 30, 0, 2235630600},  /* footer repeat */
-        {"Europe/London", 2017, 3, 26, 1, 30, 0, 1490491800},        /* gap -> 02:30 BST */
-        {"Europe/London", 2017, 10, 29, 1, 30, 0, 1509237000},       /* repeated: BST pass */
-        {"Australia/Sydney", 2017, 10, 1, 2, 30, 0, 1506789000},     /* gap -> 03:30 AEDT */
-        {"Australia/Sydney", 2017, 4, 2, 2, 30, 0, 1491060600},      /* repeated: AEDT pass */
+        {"America/Los_Angeles", 2040, 3, 11, 2, 30, 0, 2215074600}, /* footer gap */
+        {"America/Los_Angeles", 2040, 11, 4, 1, 30, 0, 2235630600}, /* footer repeat */
+        {"Europe/London", 2017, 3, 26, 1, 30, 0, 1490491800},       /* gap -> 02:30 BST */
+        {"Europe/London", 2017, 10, 29, 1, 30, 0, 1509237000},      /* repeated: BST pass */
+        {"Australia/Sydney", 2017, 10, 1, 2, 30, 0, 1506789000},    /* gap -> 03:30 AEDT */
+        {"Australia/Sydney", 2017, 4, 2, 2, 30, 0, 1491060600},     /* repeated: AEDT pass */
         {"Australia/Sydney", 2017, 1, 1, 0, 0, 0, 1483189200},
         {"Asia/Kolkata", 2017, 6, 7, 0, 0, 0, 1496773800},
         {"UTC", 2017, 6, 7, 16, 20, 0, 1496852400},
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
         struct tz *tz = load(cases[i].zone);
-        int64_t t = tz_from_local(tz, cases[i].y, cases[i].mo, cases[i].d, cases[i].h,
-                                  cases[i].mi, cases[i].s);
+        int64_t t = tz_from_local(tz, cases[i].y, cases[i].mo, cases[i].d, cases[i].h, cases[i].mi,
+                                  cases[i].s);
         if (t != cases[i].utc)
             fail_msg("%s %04d-%02d-%02d %02d:%02d:%02d: got %lld want %lld", cases[i].zone,
                      cases[i].y, cases[i].mo, cases[i].d, cases[i].h, cases[i].mi, cases[i].s,
@@ -327,8 +324,7 @@ static void test_from_local(void **state)
     assert_int_equal(tz_from_local(NULL, 2017, 6, 7, 16, 20, 0), 1496852400);
     /* Absurd fields do not crash or overflow. */
     struct tz *tz = load("America/Los_Angeles");
-    (void)tz_from_local(tz, 2147483647, 2147483647, 2147483647, 2147483647, 2147483647,
-                        2147483647);
+    (void)tz_from_local(tz, 2147483647, 2147483647, 2147483647, 2147483647, 2147483647, 2147483647);
     (void)tz_from_local(tz, -2147483647 - 1, -2147483647 - 1, -2147483647 - 1, 0, 0, 0);
     struct local_time lt;
     tz_to_local(tz, INT64_MAX, &lt);
@@ -355,24 +351,27 @@ static void compare_with_libc(const char *tzenv, struct tz *tz, int year)
             assert_non_null(localtime_r(&tt, &tm));
             struct local_time lt;
             tz_to_local(tz, u, &lt);
-            if (lt.year != tm.tm_year + 1900 || lt.month != tm.tm_mon + 1 ||
-                lt.day != tm.tm_mday || lt.hour != tm.tm_hour || lt.minute != tm.tm_min ||
-                lt.second != tm.tm_sec || lt.wday != tm.tm_wday ||
-                lt.utc_offset_s != tm.tm_gmtoff || lt.is_dst != (tm.tm_isdst > 0))
+            if (lt.year != tm.tm_year + 1900 || lt.month != tm.tm_mon + 1 || lt.day != tm.tm_mday ||
+                lt.hour != tm.tm_hour || lt.minute != tm.tm_min || lt.second != tm.tm_sec ||
+                lt.wday != tm.tm_wday || lt.utc_offset_s != tm.tm_gmtoff ||
+                lt.is_dst != (tm.tm_isdst > 0))
                 fail_msg("%s at %lld: ours %04d-%02d-%02d %02d:%02d off %d dst %d, libc "
                          "%04d-%02d-%02d %02d:%02d off %ld dst %d",
                          tzenv, (long long)u, lt.year, lt.month, lt.day, lt.hour, lt.minute,
-                         lt.utc_offset_s, lt.is_dst, tm.tm_year + 1900, tm.tm_mon + 1,
-                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_gmtoff, tm.tm_isdst);
+                         lt.utc_offset_s, lt.is_dst, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min, tm.tm_gmtoff, tm.tm_isdst);
+            /* the abbreviation, from the table and from the footer alike */
+            if (strcmp(lt.abbr, tm.tm_zone) != 0)
+                fail_msg("%s at %lld: abbreviation %s, libc %s", tzenv, (long long)u, lt.abbr,
+                         tm.tm_zone);
             /* And back: the wall time maps to u, or (repeated hour) to an
              * earlier instant showing the same wall time. */
-            int64_t back = tz_from_local(tz, lt.year, lt.month, lt.day, lt.hour, lt.minute,
-                                         lt.second);
+            int64_t back =
+                tz_from_local(tz, lt.year, lt.month, lt.day, lt.hour, lt.minute, lt.second);
             if (back != u) {
                 struct local_time lb;
                 tz_to_local(tz, back, &lb);
-                if (!(back < u && lb.hour == lt.hour && lb.minute == lt.minute &&
-                      lb.day == lt.day))
+                if (!(back < u && lb.hour == lt.hour && lb.minute == lt.minute && lb.day == lt.day))
                     fail_msg("%s: local of %lld maps back to %lld", tzenv, (long long)u,
                              (long long)back);
             }
@@ -407,14 +406,14 @@ static void test_posix_against_libc(void **state)
         "AEST-10AEDT,M10.1.0,M4.1.0/3",
         "IST-5:30",
         "<+03>-3",
-        "<-03>3<-02>,M3.5.0/-2,M10.5.0/-1",   /* negative rule times (RFC 8536) */
+        "<-03>3<-02>,M3.5.0/-2,M10.5.0/-1",     /* negative rule times (RFC 8536) */
         "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", /* half-hour DST (Lord Howe) */
         "EST5EDT,J60/2,J300/2",                 /* Jn: Feb 29 never counted */
         "EST5EDT,59/2,299/2",                   /* n: Feb 29 counted */
         "CET-1CEST,M3.5.0,M10.5.0/3",
         "NZST-12NZDT,M9.5.0,M4.1.0/3",
         "AAA3:30BBB2:15:10,M4.1.1/1:30:15,M10.5.6/23:59:59",
-        "EST5EDT",                              /* no rule: US rules */
+        "EST5EDT",                                 /* no rule: US rules */
         "<-0330>3:30<-0230>,M3.2.0/26,M11.1.0/25", /* rule times past 24 h */
     };
     static const int years[] = {2016, 2017, 2040};
@@ -445,9 +444,9 @@ static void test_posix_special(void **state)
 
     static const char *bad[] = {
         "",
-        "PST",                          /* no offset */
-        "PS8",                          /* name too short */
-        "PST8PDT,M3.2.0",               /* no end rule */
+        "PST",            /* no offset */
+        "PS8",            /* name too short */
+        "PST8PDT,M3.2.0", /* no end rule */
         "PST8PDT,M13.2.0,M11.1.0",
         "PST8PDT,M3.6.0,M11.1.0",
         "PST8PDT,M3.2.7,M11.1.0",
@@ -458,7 +457,7 @@ static void test_posix_special(void **state)
         "PST25",
         "PST8:60",
         "<+03-3",
-        "<+3>-3",                       /* quoted name too short */
+        "<+3>-3", /* quoted name too short */
         "EST5EDT,J0,J365",
         "EST5EDT,366,0",
         "EST5EDT,,",
@@ -489,9 +488,9 @@ static void test_local_date(void **state)
     } cases[] = {
         {1496905200 - 300, 20170607}, /* interval ending 23:55 */
         {1496905200 - 1, 20170607},
-        {1496905200, 20170608},       /* interval ending at local 00:00: the new day */
+        {1496905200, 20170608}, /* interval ending at local 00:00: the new day */
         {1496905200 + 1, 20170608},
-        {1496818800, 20170607},       /* 2017-06-07 00:00 PDT */
+        {1496818800, 20170607}, /* 2017-06-07 00:00 PDT */
     };
     for (size_t i = 0; i < N_ELEMS(cases); i++)
         assert_int_equal(tz_local_date(la, cases[i].t), cases[i].date);
@@ -525,16 +524,16 @@ static void test_parse_cli(void **state)
         int rc;
         int64_t t;
     } cases[] = {
-        {"2017-06-07", 1, 0, 1496818800},           /* local midnight PDT */
-        {"2017-06-07", 0, 0, 1496793600},           /* UTC midnight */
+        {"2017-06-07", 1, 0, 1496818800}, /* local midnight PDT */
+        {"2017-06-07", 0, 0, 1496793600}, /* UTC midnight */
         {"2017-06-07T16:20", 1, 0, 1496877600},
         {"2017-06-07T16:20:00", 1, 0, 1496877600},
         {"2017-06-07T16:20:30", 1, 0, 1496877630},
         {"2017-06-07T16:20:00Z", 1, 0, 1496852400},
         {"2017-06-07T16:20Z", 1, 0, 1496852400},
-        {"2017-01-15", 1, 0, 1484467200},           /* PST */
-        {"2017-03-12T02:30", 1, 0, 1489314600},     /* gap: forward to 03:30 PDT */
-        {"2017-11-05T01:30", 1, 0, 1509870600},     /* repeated: the earlier */
+        {"2017-01-15", 1, 0, 1484467200},       /* PST */
+        {"2017-03-12T02:30", 1, 0, 1489314600}, /* gap: forward to 03:30 PDT */
+        {"2017-11-05T01:30", 1, 0, 1509870600}, /* repeated: the earlier */
         {"-1d", 1, 0, 1496852400 - 86400},
         {"-6h", 1, 0, 1496852400 - 6 * 3600},
         {"-30m", 1, 0, 1496852400 - 1800},
@@ -568,8 +567,8 @@ static void test_parse_cli(void **state)
         int64_t t = 777;
         int rc = time_parse_cli(cases[i].s, cases[i].use_tz ? la : NULL, now, &t);
         if (rc != cases[i].rc || (rc == 0 && t != cases[i].t))
-            fail_msg("case \"%s\": rc %d t %lld, want rc %d t %lld", cases[i].s, rc,
-                     (long long)t, cases[i].rc, (long long)cases[i].t);
+            fail_msg("case \"%s\": rc %d t %lld, want rc %d t %lld", cases[i].s, rc, (long long)t,
+                     cases[i].rc, (long long)cases[i].t);
         if (rc != 0)
             assert_int_equal(t, 777);
     }
@@ -617,7 +616,7 @@ static void put_be(struct bytes *o, uint64_t v, unsigned size)
 }
 
 struct tzif_spec {
-    char version;       /* 0 (v1), '2', '3', '4' */
+    char version; /* 0 (v1), '2', '3', '4' */
     size_t ntrans, ntypes, nleap;
     int64_t trans[4];
     uint8_t idx[4];
@@ -743,13 +742,13 @@ static void test_tzif_versions(void **state)
         build_tzif(&b, &s);
         write_file("Test/Zone", b.b, b.n);
         struct tz *tz = load("Test/Zone");
-        assert_int_equal(offset_at(tz, 0), 3600);                  /* before: type 0 */
+        assert_int_equal(offset_at(tz, 0), 3600); /* before: type 0 */
         assert_int_equal(offset_at(tz, 999999999), 3600);
-        assert_int_equal(offset_at(tz, 1000000000), 7200);         /* 64-bit block, not v1's */
+        assert_int_equal(offset_at(tz, 1000000000), 7200); /* 64-bit block, not v1's */
         assert_int_equal(offset_at(tz, 1099999999), 7200);
         assert_int_equal(offset_at(tz, 1100000000), 3600);
-        assert_int_equal(offset_at(tz, 2225000000), 7200);         /* 2040-07: footer DST */
-        assert_int_equal(offset_at(tz, 2209000000), 3600);         /* 2040-01: footer std */
+        assert_int_equal(offset_at(tz, 2225000000), 7200); /* 2040-07: footer DST */
+        assert_int_equal(offset_at(tz, 2209000000), 3600); /* 2040-01: footer std */
         tz_free(tz);
     }
 
@@ -837,9 +836,9 @@ static void test_tzif_corrupt(void **state)
         {"version 5", base_spec, 4, '5'},
         {"version 1 digit", base_spec, 4, '1'},
         {"bad magic", base_spec, 3, 'x'},
-        {"typecnt 0", base_spec, 36 + 3, 0},   /* v1 header's typecnt low byte */
+        {"typecnt 0", base_spec, 36 + 3, 0}, /* v1 header's typecnt low byte */
         {"charcnt 0", base_spec, 40 + 3, 0},
-        {"isutcnt 1", base_spec, 20 + 3, 1},   /* neither 0 nor typecnt */
+        {"isutcnt 1", base_spec, 20 + 3, 1}, /* neither 0 nor typecnt */
     };
     cases[0].s.version = '5';
     for (size_t i = 0; i < N_ELEMS(cases); i++) {
@@ -863,13 +862,10 @@ static void test_tzif_corrupt(void **state)
         size_t at;
         uint8_t v;
     } pokes[] = {
-        {"descending transitions", d2 + 8 + 4, 0},  /* second time -> below the first */
-        {"type index out of range", d2 + 16, 2},
-        {"isdst 2", d2 + 18 + 4, 2},
-        {"desigidx past charcnt", d2 + 18 + 5, 4},
-        {"second magic", v1, 'X'},
-        {"second header version 1", v1 + 4, 0},
-        {"utoff beyond 26 h", d2 + 18, 0x7f},
+        {"descending transitions", d2 + 8 + 4, 0}, /* second time -> below the first */
+        {"type index out of range", d2 + 16, 2},   {"isdst 2", d2 + 18 + 4, 2},
+        {"desigidx past charcnt", d2 + 18 + 5, 4}, {"second magic", v1, 'X'},
+        {"second header version 1", v1 + 4, 0},    {"utoff beyond 26 h", d2 + 18, 0x7f},
     };
     for (size_t i = 0; i < N_ELEMS(pokes); i++) {
         struct bytes c = b;
