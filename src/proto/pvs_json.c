@@ -60,7 +60,8 @@ static const struct key_map {
     {K_MET, "neg_ltea_3phsum_kwh", "negLtea3phsumKwh", PF_ENERGY_EXPORT_LIFETIME_KWH, 1},
     {K_INV | K_MET, "p_3phsum_kw", "p3phsumKw", PF_POWER_W, 1000},
     {K_INV, "vln_3phavg_v", "vln3phavgV", PF_VOLTAGE_V, 1},
-    {K_INV, "i_3phsum_a", "i3phsumA", PF_CURRENT_A, 1},
+    {K_INV | K_MET, "i_3phsum_a", "i3phsumA", PF_CURRENT_A, 1},
+    {K_MET, "i_a", "iA", PF_CURRENT_A, 1}, /* the 'p' meter's one current */
     {K_INV | K_MET, "freq_hz", "freqHz", PF_FREQUENCY_HZ, 1},
     {K_INV, "p_mppt1_kw", "pMppt1Kw", PF_DC_POWER_W, 1000},
     {K_INV, "p_mpptsum_kw", "pMpptsumKw", PF_DC_POWER_W, 1000},
