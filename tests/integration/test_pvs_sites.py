@@ -144,21 +144,19 @@ def no_devices(cert, key, pin, tmp):
         fake.stop()
 
 
-def daemon_gross(tmp):
-    """The daemon stores the 'c' meter of a gross site as a consumption meter."""
-    fake = FakePVS(DATA, devicelist="devicelist_gross.json", vars_files=()).start()
-    conf, db = os.path.join(tmp, "gross.conf"), os.path.join(tmp, "gross.db")
+def run_daemon(tmp, name, source, seconds=6):
+    """pvtap run with one pvs-api source; (exit status, its pvs-api records, log)."""
+    conf, db = os.path.join(tmp, name + ".conf"), os.path.join(tmp, name + ".db")
     with open(conf, "w") as f:
         f.write('site = { timezone = "UTC"; };\nstore = { path = "%s"; };\n' % db)
-        # a gap of 150 s puts every poll near a boundary: its samples are kept
-        f.write('sources = ( { type = "pvs-api"; url = "%s"; interval_s = 1; timeout_s = 5;'
-                ' max_poll_gap_s = 150; } );\n' % fake.url)
-    rt = os.path.join(tmp, "gross-rt")
+        f.write("sources = ( { type = \"pvs-api\"; interval_s = 1; timeout_s = 5; %s } );\n"
+                % source)
+    rt = os.path.join(tmp, name + "-rt")
     os.makedirs(rt, exist_ok=True)
-    with open(os.path.join(tmp, "gross.log"), "w+") as log:
+    with open(os.path.join(tmp, name + ".log"), "w+") as log:
         p = subprocess.Popen([base.PVTAP, "run", "--no-drop", "--runtime-dir", rt, "-c", conf],
                              stdout=log, stderr=subprocess.STDOUT)
-        time.sleep(6)
+        time.sleep(seconds)
         p.send_signal(signal.SIGTERM)
         try:
             rc = p.wait(timeout=20)
@@ -167,18 +165,49 @@ def daemon_gross(tmp):
             rc = p.wait()
         log.seek(0)
         text = log.read()
-    fake.stop()
     con = sqlite3.connect(db)
     try:
-        kinds = dict(con.execute("select device, kind from records where series = 'pvs-api' "
-                                 "group by device").fetchall())
+        recs = con.execute("select device, kind, quantity, clock, time, value from records "
+                           "where series = 'pvs-api'").fetchall()
     finally:
         con.close()
+    return rc, recs, text
+
+
+def daemon_gross(tmp):
+    """The daemon stores the 'c' meter of a gross site as a consumption meter."""
+    fake = FakePVS(DATA, devicelist="devicelist_gross.json", vars_files=()).start()
+    try:
+        # a gap of 150 s puts every poll near a boundary: its samples are kept
+        rc, recs, text = run_daemon(tmp, "gross", 'url = "%s"; max_poll_gap_s = 150;' % fake.url)
+    finally:
+        fake.stop()
+    kinds = {r[0]: r[1] for r in recs}
     ok(rc == 0 and kinds.get("PVS6M19420231c") == "consumption_meter"
        and kinds.get("PVS6M19420231p") == "production_meter",
        "the daemon stores the gross 'c' meter as a consumption meter", (kinds, text))
     ok("PVS6M19420231c (consumption_meter, subtype GROSS_CONSUMPTION_LINESIDE)" in text,
        "the daemon logs the meter's kind and subtype", text)
+
+
+def daemon_flat(tmp, cert, key, pin):
+    """The daemon on the flat variables: records at msmtEps, counters moving."""
+    fake = FakePVS(DATA, tls=(cert, key), password=base.PASSWORD,
+                   vars_files=("vars_flat_meter.json", "vars_flat_inverter.json")).start()
+    try:
+        rc, recs, text = run_daemon(tmp, "flat", 'url = "%s"; password = "%s"; tls_sha256 = "%s";'
+                                    % (fake.url, base.PASSWORD, pin))
+        polls = fake.vars_steps
+    finally:
+        fake.stop()
+    net = sorted((r[4], r[5]) for r in recs
+                 if r[0] == "PVS6M23104512c" and r[2] == "energy_net_lifetime_kWh")
+    ok(rc == 0 and polls >= 3 and len(net) >= 3 and all(r[3] == 1 and r[4] % 300 == 0
+                                                       for r in recs),
+       "flat variables in the daemon: %d polls, records at msmtEps on the grid" % polls,
+       (recs[:6], text))
+    ok(len({v for _, v in net}) == len(net) and {r[1] for r in recs if r[0] == "PVS6M23104512c"}
+       == {"net_meter"}, "the flat 'c' meter's net counter moves, kind net meter", net)
 
 
 def realdata_dir():
@@ -229,6 +258,7 @@ def main():
         flat_varserver(cert, key, pin)
         no_devices(cert, key, pin, tmp)
         daemon_gross(tmp)
+        daemon_flat(tmp, cert, key, pin)
         real_answers(cert, key, pin)
     print("%d passed, %d failed" % (base.passes, base.fails))
     sys.exit(1 if base.fails else 0)
