@@ -423,16 +423,34 @@ static int poll_vars(struct pvs_client *c, struct pvs_answer *out, struct pvs_er
     for (int g = 0; g < GROUP_COUNT_; g++) {
         /* the shape that answered last, else the other one */
         enum vars_form first = c->form_known[g] ? c->form[g] : c->last_form;
+        bool refused = false; /* an HTTP error to one shape, kept in *err */
         for (int k = 0; k < FORM_COUNT_; k++) {
             enum vars_form f = k == 0 ? first : (enum vars_form)(FORM_COUNT_ - 1 - first);
             size_t before = out->n;
-            if ((rc = vars_query(c, PATHS_VARS[f][g], out, err)) < 0)
+            struct pvs_error e;
+            memset(&e, 0, sizeof e);
+            rc = vars_query(c, PATHS_VARS[f][g], out, &e);
+            /* A build that knows one shape may refuse a query for the other
+             * (an HTTP status, not a lost connection): the other may answer. */
+            if (rc == PVTAP_EIO && e.http_status && !refused) {
+                *err = e;
+                refused = true;
+                continue;
+            }
+            if (rc < 0) {
+                *err = e;
                 goto fail;
+            }
             if (out->n > before) {
                 c->form[g] = c->last_form = f;
                 c->form_known[g] = true;
+                refused = false;
                 break;
             }
+        }
+        if (refused) {
+            rc = err->code;
+            goto fail;
         }
     }
     if (!count_devices(out, n0)) {

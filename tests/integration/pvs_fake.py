@@ -47,7 +47,7 @@ class FakePVS:
         self.password = password
         self.lock = threading.Lock()
         # behaviour, set by the tests
-        self.mode = "ok"          # ok | slow | 401 | 403 | html | vars403 | 500
+        self.mode = "ok"          # ok | slow | 401 | 403 | html | vars403 | flat400 | 500
         self.slow_s = 5.0
         self.vanish_after = None  # DeviceList answers after which meter 'c' is gone
         self.expire_sessions = False
@@ -234,6 +234,9 @@ class FakePVS:
                 if url.path == "/vars":
                     if mode == "vars403":
                         return self.send(403, b'{"error":"forbidden"}')
+                    if mode == "flat400" and (query.get("match") or [""])[0].startswith(
+                            "/sys/devices/"):
+                        return self.send(400, b'{"error":"bad match"}')
                     if mode == "html":
                         return self.send(200, fake.html, "text/html")
                     session = self.cookie_session()

@@ -117,6 +117,23 @@ def flat_varserver(cert, key, pin):
         fake.stop()
 
 
+def flat_refused(cert, key, pin):
+    """A build that refuses the flat queries (HTTP 400): the nested ones answer."""
+    fake = FakePVS(DATA, tls=(cert, key), password=base.PASSWORD).start()
+    fake.mode = "flat400"
+    try:
+        rc, objs, err = poll(fake.url, "--tls-sha256", pin, "--password", base.PASSWORD)
+        ok(rc == 0 and len(objs) == 5, "flat queries refused with HTTP 400: the nested ones read",
+           err)
+        fake.vars_files = ()
+        fake.variables = {}
+        rc, objs, err = poll(fake.url, "--tls-sha256", pin, "--password", base.PASSWORD)
+        ok(rc == 1 and "HTTP 400" in err, "refused flat and empty nested: the refusal is said",
+           err)
+    finally:
+        fake.stop()
+
+
 def no_devices(cert, key, pin, tmp):
     fake = FakePVS(DATA, tls=(cert, key), password=base.PASSWORD, vars_files=(),
                    sw_rev="2025.09.61845").start()
@@ -256,6 +273,7 @@ def main():
                                         ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
         sample_sites()
         flat_varserver(cert, key, pin)
+        flat_refused(cert, key, pin)
         no_devices(cert, key, pin, tmp)
         daemon_gross(tmp)
         daemon_flat(tmp, cert, key, pin)
