@@ -56,7 +56,8 @@ void pvs_client_free(struct pvs_client *c);
  * or a login when there is no session yet and the meter and inverter
  * queries (password set; a refused session is renewed once): per group the
  * flat variables (/vars?match=/sys/devices/meter/&fmt=obj), else the nested
- * objects (/vars?match=meter/data&fmt=obj); the shape that answered is
+ * objects (/vars?match=meter/data&fmt=obj) when the first brings no
+ * device or is refused with an HTTP status; the shape that answered is
  * asked first next time.
  * *api says which generation answered. On https without a pin nothing is
  * sent: the server's pin is learned (pvs_client_learn_pin) and the poll is
