@@ -31,6 +31,8 @@ void poll_pvs_api_usage(FILE *out)
             "  serial; or the PVTAP_PVS_PASSWORD environment variable): the login API of\n"
             "  firmware 61840 and later. On first contact without --tls-sha256 pvtap only\n"
             "  prints the certificate's public-key pin and stops; check it, then pass it.\n"
+            "  The 'c' meter prints as consumption_meter when its subtype is\n"
+            "  GROSS_CONSUMPTION_LINESIDE (it measures the whole house), else net_meter.\n"
             "  --username defaults to " PVS_DEFAULT_USERNAME "; --timeout-s to %d.\n",
             PVS_DEFAULT_TIMEOUT_S);
 #else

@@ -13,32 +13,35 @@
 #include "util/timeutil.h"
 #include "util/grow.h"
 
-/* The answers, from PROTOCOL.md section 5 and the open-source pollers of it:
+/* The answers, as published supervisors give them:
  *
- * DeviceList (older firmware, plain HTTP):
+ * DeviceList (older firmware over plain HTTP, and 2023+ firmware; native
+ * formatting puts a TAB after each colon):
  *   {"devices":[{"DEVICE_TYPE":"PVS","SERIAL":"ZT...","MODEL":"PV Supervisor PVS6",
- *                "SWVER":"2021.9, Build 41001","dl_comm_err":"335",...},
+ *                "SWVER":"2023.3, Build 61410","dl_comm_err":"666",...},
  *               {"DEVICE_TYPE":"Power Meter","TYPE":"PVS5-METER-C","SERIAL":"PVS6M...c",
- *                "subtype":"GROSS_CONSUMPTION_LINESIDE","net_ltea_3phsum_kwh":"4512.31",
- *                "p_3phsum_kw":"-1.3783",...},
+ *                "MODEL":"PVS6M0400c","consumption_subtype_enum":"GROSS_CONSUMPTION_LINESIDE",
+ *                "subtype":"GROSS_CONSUMPTION_LINESIDE","net_ltea_3phsum_kwh":"20612.61",...},
  *               {"DEVICE_TYPE":"Inverter","SERIAL":"E00...","MODEL":"AC_Module_Type_E",
- *                "STATE":"working","ltea_3phsum_kwh":"2604.2","p_3phsum_kw":"0.0963",...}],
+ *                "STATE":"working","ltea_3phsum_kwh":"357.1827","p_3phsum_kw":"0.01",...}],
  *    "result":"succeed"}
  *   Every number arrives as a string; an empty string means "no value".
  *
- * varserver (firmware 61840+, HTTPS, after /auth?login):
- *   GET /vars?match=meter/data&fmt=obj ->
- *   {"/sys/devices/12/meter/data":{"sn":"PVS6M...c","prodMdlNm":"PVS6M0400c",
- *        "msmtEps":"2025-06-28T04:10:00Z","netLtea3phsumKwh":6121.36,"p3phsumKw":0.4795,...}}
- *   Values are numbers or numeric strings; msmtEps is the measurement's UTC
- *   time on the 5-minute grid. Some firmware answers the flat form
- *   {"/sys/devices/meter/0/p3phsumKw":"0.47",...} or {"values":[{"name":..,"value":..}]}.
+ * varserver (firmware 61840+, HTTPS, after /auth?login), two shapes of variable:
+ *   flat (2025 builds): one variable a value, values as strings,
+ *     {"/sys/devices/meter/0/sn":"PVS6M...c","/sys/devices/meter/0/p3phsumKw":"0.47",...}
+ *   nested (the vendor's documentation): one object a device,
+ *     {"/sys/devices/12/meter/data":{"sn":"PVS6M...c","prodMdlNm":"PVS6M0400c",
+ *        "msmtEps":"2025-06-28T04:10:00Z","netLtea3phsumKwh":6121.36,...}}
+ *   each as an object keyed by name (fmt=obj) or as {"values":[{"name":..,"value":..}]}.
+ *   msmtEps is the measurement's UTC time on the 5-minute grid.
  */
 
 enum {
     K_SUP = 1u << PVS_DEV_SUPERVISOR,
     K_INV = 1u << PVS_DEV_INVERTER,
-    K_MET = (1u << PVS_DEV_NET_METER) | (1u << PVS_DEV_PRODUCTION_METER),
+    K_MET = (1u << PVS_DEV_NET_METER) | (1u << PVS_DEV_PRODUCTION_METER) |
+            (1u << PVS_DEV_CONSUMPTION_METER),
 };
 
 /* One row per value: which devices carry it, its key in each generation,
@@ -57,7 +60,8 @@ static const struct key_map {
     {K_MET, "neg_ltea_3phsum_kwh", "negLtea3phsumKwh", PF_ENERGY_EXPORT_LIFETIME_KWH, 1},
     {K_INV | K_MET, "p_3phsum_kw", "p3phsumKw", PF_POWER_W, 1000},
     {K_INV, "vln_3phavg_v", "vln3phavgV", PF_VOLTAGE_V, 1},
-    {K_INV, "i_3phsum_a", "i3phsumA", PF_CURRENT_A, 1},
+    {K_INV | K_MET, "i_3phsum_a", "i3phsumA", PF_CURRENT_A, 1},
+    {K_MET, "i_a", "iA", PF_CURRENT_A, 1}, /* the 'p' meter's one current */
     {K_INV | K_MET, "freq_hz", "freqHz", PF_FREQUENCY_HZ, 1},
     {K_INV, "p_mppt1_kw", "pMppt1Kw", PF_DC_POWER_W, 1000},
     {K_INV, "p_mpptsum_kw", "pMpptsumKw", PF_DC_POWER_W, 1000},
@@ -154,6 +158,8 @@ const char *pvs_dev_kind_name(enum pvs_dev_kind k)
         return "net_meter";
     case PVS_DEV_PRODUCTION_METER:
         return "production_meter";
+    case PVS_DEV_CONSUMPTION_METER:
+        return "consumption_meter";
     }
     return "unknown";
 }
@@ -263,9 +269,10 @@ void pvs_answer_free(struct pvs_answer *a)
     memset(a, 0, sizeof *a);
 }
 
-/* A meter's role from the last letter of its serial (as when sniffed), else
- * of its model (PVS6M0400c) or of a TYPE like PVS5-METER-C. 0 when none. */
-static enum pvs_dev_kind meter_role(const char *serial, const char *model, const char *type)
+/* A meter's role letter ('c' consumption CTs, 'p' production CTs) from the
+ * last letter of its serial (as when sniffed), else of its model
+ * (PVS6M0400c) or of a TYPE like PVS5-METER-C. 0 when none. */
+static char meter_letter(const char *serial, const char *model, const char *type)
 {
     const char *names[] = {serial, model, type};
     for (size_t i = 0; i < 3; i++) {
@@ -273,12 +280,72 @@ static enum pvs_dev_kind meter_role(const char *serial, const char *model, const
         if (!n)
             continue;
         char last = (char)tolower((unsigned char)names[i][n - 1]);
-        if (last == 'c')
-            return PVS_DEV_NET_METER;
-        if (last == 'p')
-            return PVS_DEV_PRODUCTION_METER;
+        if (last == 'c' || last == 'p')
+            return last;
     }
     return 0;
+}
+
+static bool contains_ci(const char *s, const char *word)
+{
+    size_t n = strlen(word);
+    for (; *s; s++)
+        if (strncasecmp(s, word, n) == 0)
+            return true;
+    return false;
+}
+
+/* The kind of a meter: its role letter, else its subtype's word
+ * (..._CONSUMPTION_..., ..._PRODUCTION_...); a 'c' meter measures the whole
+ * house (consumption meter) only when its subtype says
+ * GROSS_CONSUMPTION_LINESIDE, and reads net otherwise: NET_CONSUMPTION_LOADSIDE,
+ * NOT_USED (owners report such meters reading net values) or no subtype
+ * (the flat varserver variables carry none). 0: not a meter of ours. */
+static enum pvs_dev_kind meter_kind(const char *serial, const char *model, const char *type,
+                                    const char *subtype)
+{
+    char role = meter_letter(serial, model, type);
+    if (!role && contains_ci(subtype, "CONSUMPTION"))
+        role = 'c';
+    if (!role && contains_ci(subtype, "PRODUCTION"))
+        role = 'p';
+    if (role == 'p')
+        return PVS_DEV_PRODUCTION_METER;
+    if (role == 'c')
+        return strcasecmp(subtype, PVS_SUBTYPE_GROSS_CONSUMPTION) == 0 ? PVS_DEV_CONSUMPTION_METER
+                                                                       : PVS_DEV_NET_METER;
+    return 0;
+}
+
+/* A meter's subtype: "subtype", else the first string member whose key names
+ * a subtype (the DeviceList's consumption_subtype_enum and
+ * production_subtype_enum; whatever a varserver build calls it), into out. */
+static void copy_subtype(const cJSON *obj, char *out, size_t out_size)
+{
+    out[0] = '\0';
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, "subtype");
+    if (!(cJSON_IsString(it) && it->valuestring && it->valuestring[0])) {
+        it = NULL;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, obj)
+        {
+            if (m->string && contains_ci(m->string, "subtype") && cJSON_IsString(m) &&
+                m->valuestring && m->valuestring[0]) {
+                it = m;
+                break;
+            }
+        }
+    }
+    if (!it)
+        return;
+    /* trimmed: the kind compares it whole */
+    const char *v = it->valuestring;
+    while (isspace((unsigned char)*v))
+        v++;
+    snprintf(out, out_size, "%s", v);
+    size_t n = strlen(out);
+    while (n && isspace((unsigned char)out[n - 1]))
+        out[--n] = '\0';
 }
 
 static bool str_eq(const cJSON *obj, const char *key, const char *want)
@@ -295,14 +362,15 @@ static const char *str_of(const cJSON *obj, const char *key)
 
 /* ---- DeviceList ------------------------------------------------------------ */
 
-static enum pvs_dev_kind dl_kind(const cJSON *o)
+/* subtype: the entry's, read by the caller (meters only). */
+static enum pvs_dev_kind dl_kind(const cJSON *o, const char *subtype)
 {
     const char *type = str_of(o, "TYPE");
     if (str_eq(o, "DEVICE_TYPE", "Inverter"))
         return PVS_DEV_INVERTER;
     if (str_eq(o, "DEVICE_TYPE", "Power Meter") || strstr(type, "METER") ||
         cJSON_HasObjectItem(o, "net_ltea_3phsum_kwh"))
-        return meter_role(str_of(o, "SERIAL"), str_of(o, "MODEL"), type);
+        return meter_kind(str_of(o, "SERIAL"), str_of(o, "MODEL"), type, subtype);
     if (str_eq(o, "DEVICE_TYPE", "PVS") || str_eq(o, "DEVICE_TYPE", "Supervisor") ||
         cJSON_HasObjectItem(o, "dl_comm_err"))
         return PVS_DEV_SUPERVISOR;
@@ -358,7 +426,9 @@ int pvs_parse_devicelist(const char *body, size_t len, struct pvs_answer *out)
             out->unknown_devices++;
             continue;
         }
-        enum pvs_dev_kind kind = dl_kind(o);
+        char subtype[sizeof out->dev[0].subtype];
+        copy_subtype(o, subtype, sizeof subtype);
+        enum pvs_dev_kind kind = dl_kind(o, subtype);
         const char *serial = str_of(o, "SERIAL");
         if (!kind || !*serial || strlen(serial) >= sizeof out->dev[0].serial) {
             out->unknown_devices++;
@@ -376,7 +446,7 @@ int pvs_parse_devicelist(const char *body, size_t len, struct pvs_answer *out)
         if (kind == PVS_DEV_SUPERVISOR)
             copy_string(o, "SWVER", d->firmware, sizeof d->firmware);
         else if (kind != PVS_DEV_INVERTER)
-            copy_string(o, "subtype", d->subtype, sizeof d->subtype);
+            snprintf(d->subtype, sizeof d->subtype, "%s", subtype);
         fill_fields(o, PVS_API_DEVICELIST, d, &out->bad_values);
         out->n++;
     }
@@ -388,15 +458,36 @@ int pvs_parse_devicelist(const char *body, size_t len, struct pvs_answer *out)
 
 /* ---- varserver ------------------------------------------------------------- */
 
-/* "/sys/devices/12/meter/data" or "/sys/devices/meter/0": the device kind
- * the path names (inverter, or 1 for "some meter"), else 0. */
+/* True when the path has the component want ("meter" in "/sys/devices/12/meter/data"). */
+static bool has_component(const char *path, const char *want)
+{
+    size_t n = strlen(want);
+    for (const char *p = path; (p = strstr(p, want)) != NULL; p += n) {
+        bool starts = p == path || p[-1] == '/';
+        bool ends = p[n] == '\0' || p[n] == '/';
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
+/* The device kind a path names: inverter, 1 for "some meter" (its role
+ * comes from its serial), else 0 (ess, transfer_switch, info, livedata). */
 static int vars_path_kind(const char *path)
 {
-    if (strstr(path, "/inverter"))
+    if (has_component(path, "inverter"))
         return PVS_DEV_INVERTER;
-    if (strstr(path, "/meter"))
+    if (has_component(path, "meter"))
         return 1;
     return 0;
+}
+
+static bool answer_has(const struct pvs_answer *a, const char *serial)
+{
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->dev[i].serial, serial) == 0)
+            return true;
+    return false;
 }
 
 static int vars_device(const char *path, const cJSON *o, struct pvs_answer *out)
@@ -404,19 +495,28 @@ static int vars_device(const char *path, const cJSON *o, struct pvs_answer *out)
     int pk = vars_path_kind(path);
     const char *serial = str_of(o, "sn");
     const char *model = str_of(o, "prodMdlNm");
+    char subtype[sizeof out->dev[0].subtype] = "";
+    if (pk == 1)
+        copy_subtype(o, subtype, sizeof subtype);
     enum pvs_dev_kind kind = pk == PVS_DEV_INVERTER ? PVS_DEV_INVERTER
-                             : pk == 1              ? meter_role(serial, model, NULL)
+                             : pk == 1              ? meter_kind(serial, model, NULL, subtype)
                                                     : 0;
     if (!kind || !*serial || strlen(serial) >= sizeof out->dev[0].serial) {
         out->unknown_devices++;
         return 0;
     }
+    /* A wide match (match=meter) can bring one device in both shapes: the
+     * first one counts. */
+    if (answer_has(out, serial))
+        return 0;
     struct pvs_device *d = answer_add(out);
     if (!d)
         return out->n >= PVS_MAX_DEVICES ? PVTAP_ELIMIT : PVTAP_ENOMEM;
     d->kind = kind;
     snprintf(d->serial, sizeof d->serial, "%s", serial);
     snprintf(d->model, sizeof d->model, "%s", model);
+    if (kind != PVS_DEV_INVERTER)
+        snprintf(d->subtype, sizeof d->subtype, "%s", subtype);
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(o, "msmtEps");
     int64_t t;
     if (cJSON_IsString(eps) && eps->valuestring && time_parse_iso_utc(eps->valuestring, &t) == 0) {
@@ -430,25 +530,37 @@ static int vars_device(const char *path, const cJSON *o, struct pvs_answer *out)
     return 0;
 }
 
-/* The flat form: group "/sys/devices/meter/0/p3phsumKw" = v under
- * groups["/sys/devices/meter/0"]["p3phsumKw"] = v. */
+/* A flat variable "/sys/devices/meter/0/p3phsumKw" = v goes to
+ * groups["/sys/devices/meter/0"]["p3phsumKw"]: the device is the prefix
+ * whose last-but-one component names the kind. */
 static int group_flat(cJSON *groups, const char *name, const cJSON *value)
 {
     const char *slash = strrchr(name, '/');
-    if (!slash || slash == name || !slash[1] || !vars_path_kind(name))
-        return 0; /* not a device variable (livedata, info): not ours */
+    if (!slash || slash == name || !slash[1])
+        return 0;
     size_t dir_len = (size_t)(slash - name);
     char dir[128];
     if (dir_len >= sizeof dir)
         return 0;
     memcpy(dir, name, dir_len);
     dir[dir_len] = '\0';
+    const char *index = strrchr(dir, '/');
+    if (!index || !index[1])
+        return 0;
+    char parent[sizeof dir];
+    snprintf(parent, sizeof parent, "%.*s", (int)(index - dir), dir);
+    const char *kind = strrchr(parent, '/');
+    kind = kind ? kind + 1 : parent;
+    if (strcmp(kind, "meter") != 0 && strcmp(kind, "inverter") != 0)
+        return 0; /* not a device variable (livedata, info, ess): not ours */
     cJSON *g = cJSON_GetObjectItemCaseSensitive(groups, dir);
     if (!g) {
         g = cJSON_AddObjectToObject(groups, dir);
         if (!g)
             return PVTAP_ENOMEM;
     }
+    if (cJSON_HasObjectItem(g, slash + 1))
+        return 0; /* a repeated name: the first value counts */
     cJSON *copy = cJSON_Duplicate(value, 1);
     if (!copy)
         return PVTAP_ENOMEM;
@@ -457,6 +569,31 @@ static int group_flat(cJSON *groups, const char *name, const cJSON *value)
         return PVTAP_ENOMEM;
     }
     return 0;
+}
+
+/* One variable of either shape: a nested device object (or that object
+ * serialised in a string, as varserver stores JSON structures), else a
+ * flat value. */
+static int vars_variable(cJSON *groups, const char *name, const cJSON *value,
+                         struct pvs_answer *out)
+{
+    if (cJSON_IsObject(value))
+        return vars_path_kind(name) ? vars_device(name, value, out) : 0;
+    if (cJSON_IsString(value) && value->valuestring && vars_path_kind(name)) {
+        const char *v = value->valuestring;
+        while (isspace((unsigned char)*v))
+            v++;
+        if (*v == '{') {
+            cJSON *inner = cJSON_Parse(v);
+            if (cJSON_IsObject(inner)) {
+                int rc = vars_device(name, inner, out);
+                cJSON_Delete(inner);
+                return rc;
+            }
+            cJSON_Delete(inner);
+        }
+    }
+    return group_flat(groups, name, value);
 }
 
 int pvs_parse_vars(const char *body, size_t len, struct pvs_answer *out)
@@ -473,29 +610,22 @@ int pvs_parse_vars(const char *body, size_t len, struct pvs_answer *out)
     size_t n0 = out->n;
     int rc = 0;
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(root, "values");
+    const cJSON *it;
     if (cJSON_IsArray(values)) {
-        /* fmt=obj not honoured: the list form */
-        const cJSON *it;
+        /* without fmt=obj: {"values":[{"name":..,"value":..}],"count":N} */
         cJSON_ArrayForEach(it, values)
         {
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
             const cJSON *value = cJSON_GetObjectItemCaseSensitive(it, "value");
             if (!cJSON_IsString(name) || !name->valuestring || !value)
                 continue;
-            if ((rc = group_flat(groups, name->valuestring, value)) < 0)
+            if ((rc = vars_variable(groups, name->valuestring, value, out)) < 0)
                 break;
         }
     } else {
-        const cJSON *it;
         cJSON_ArrayForEach(it, root)
         {
-            if (!it->string)
-                continue;
-            if (cJSON_IsObject(it))
-                rc = vars_device(it->string, it, out);
-            else
-                rc = group_flat(groups, it->string, it);
-            if (rc < 0)
+            if (it->string && (rc = vars_variable(groups, it->string, it, out)) < 0)
                 break;
         }
     }
@@ -509,6 +639,59 @@ int pvs_parse_vars(const char *body, size_t len, struct pvs_answer *out)
     if (rc < 0)
         out->n = n0;
     cJSON_Delete(groups);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static bool is_sw_rev(const char *name)
+{
+    size_t n = strlen(name);
+    return n >= 7 && strcmp(name + n - 7, "/sw_rev") == 0;
+}
+
+int pvs_parse_sw_rev(const char *body, size_t len, char *out, size_t out_size)
+{
+    int err = 0;
+    cJSON *root = parse_json(body, len, &err);
+    if (!root)
+        return err;
+    const cJSON *found = NULL, *it;
+    const cJSON *values = cJSON_GetObjectItemCaseSensitive(root, "values");
+    if (cJSON_IsArray(values)) {
+        cJSON_ArrayForEach(it, values)
+        {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
+            if (cJSON_IsString(name) && name->valuestring && is_sw_rev(name->valuestring)) {
+                found = cJSON_GetObjectItemCaseSensitive(it, "value");
+                break;
+            }
+        }
+    } else {
+        cJSON_ArrayForEach(it, root)
+        {
+            if (it->string && is_sw_rev(it->string)) {
+                found = it;
+                break;
+            }
+        }
+    }
+    int rc = PVTAP_ENOTFOUND;
+    if (cJSON_IsString(found) && found->valuestring) {
+        const char *v = found->valuestring;
+        while (isspace((unsigned char)*v))
+            v++;
+        size_t n = strlen(v);
+        while (n && isspace((unsigned char)v[n - 1]))
+            n--;
+        /* printed in messages: only a plain version string is taken */
+        bool plain = n > 0;
+        for (size_t i = 0; i < n && plain; i++)
+            plain = isprint((unsigned char)v[i]);
+        if (plain) {
+            snprintf(out, out_size, "%.*s", (int)n, v);
+            rc = 0;
+        }
+    }
     cJSON_Delete(root);
     return rc;
 }
@@ -529,6 +712,9 @@ size_t pvs_device_emit(const struct pvs_device *d, enum pvs_api api, const char 
         break;
     case PVS_DEV_PRODUCTION_METER:
         kind = DEVICE_PRODUCTION_METER;
+        break;
+    case PVS_DEV_CONSUMPTION_METER:
+        kind = DEVICE_CONSUMPTION_METER;
         break;
     default:
         return 0;

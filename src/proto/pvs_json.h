@@ -8,18 +8,24 @@
 
 #include "sources/reading.h"
 
-/* The two API generations (PROTOCOL.md section 5). */
+/* The two API generations. */
 enum pvs_api {
     PVS_API_DEVICELIST = 1, /* GET /cgi-bin/dl_cgi?Command=DeviceList: numbers as strings */
-    PVS_API_VARS,           /* firmware 61840+: /vars?match=meter/data&fmt=obj ... */
+    PVS_API_VARS,           /* firmware 61840+: the varserver's /vars, flat or nested */
 };
 
+/* A meter's kind comes from its role letter (serial suffix, else model or
+ * TYPE: 'c' consumption CTs, 'p' production CTs) and, for 'c', its subtype. */
 enum pvs_dev_kind {
     PVS_DEV_SUPERVISOR = 1,
     PVS_DEV_INVERTER,
-    PVS_DEV_NET_METER,        /* serial suffix 'c' (consumption CTs), as when sniffed */
-    PVS_DEV_PRODUCTION_METER, /* serial suffix 'p' */
+    PVS_DEV_NET_METER,         /* 'c' meter, subtype NET_CONSUMPTION_LOADSIDE, NOT_USED or none */
+    PVS_DEV_PRODUCTION_METER,  /* 'p' meter (GROSS_PRODUCTION_SITE) */
+    PVS_DEV_CONSUMPTION_METER, /* 'c' meter, subtype GROSS_CONSUMPTION_LINESIDE: the whole house */
 };
+
+/* The subtype that makes a 'c' meter a consumption (gross) meter. */
+#define PVS_SUBTYPE_GROSS_CONSUMPTION "GROSS_CONSUMPTION_LINESIDE"
 
 /* What a device entry may carry, in SI-ish units (kW -> W on the way in). */
 enum pvs_field {
@@ -85,17 +91,28 @@ enum { PVS_MAX_DEVICES = 512 };
  * PVS_MAX_DEVICES, PVTAP_ENOMEM. On error out keeps what it had. */
 int pvs_parse_devicelist(const char *body, size_t len, struct pvs_answer *out);
 
-/* Parse a /vars?...&fmt=obj body (meter/data or inverter/data objects, the
- * flat "/sys/devices/meter/0/p3phsumKw" form, or a {"values":[{name,value}]}
- * list), appending to out. Errors as pvs_parse_devicelist. */
+/* Parse a /vars body, appending to out. Any mix of:
+ * - flat variables, one value each: "/sys/devices/meter/0/p3phsumKw": "0.47"
+ *   (firmware 2025+), grouped per device by their ".../meter/N" prefix;
+ * - nested objects: "/sys/devices/12/meter/data": {"sn": ..., "p3phsumKw": ...},
+ *   or the same object serialised in a string;
+ * in the fmt=obj shape (an object keyed by variable name) or the plain one
+ * ({"values": [{"name": ..., "value": ...}], "count": N}). Variables of
+ * other devices (ess, transfer_switch) and of /sys/info, livedata are not
+ * devices of ours. Errors as pvs_parse_devicelist. */
 int pvs_parse_vars(const char *body, size_t len, struct pvs_answer *out);
+
+/* The firmware build from a /vars?name=/sys/info/sw_rev answer (either
+ * shape), e.g. "2025.09.61845", into out. PVTAP_ENOTFOUND when the answer
+ * does not carry it; parse errors as pvs_parse_devicelist. */
+int pvs_parse_sw_rev(const char *body, size_t len, char *out, size_t out_size);
 
 void pvs_answer_free(struct pvs_answer *a);
 
 /* True when the body looks like HTML (a PVS2, a login page, a captive portal). */
 bool pvs_body_is_html(const char *body, size_t len);
 
-/* "inverter", "net_meter", "production_meter", "supervisor". */
+/* "inverter", "net_meter", "production_meter", "consumption_meter", "supervisor". */
 const char *pvs_dev_kind_name(enum pvs_dev_kind k);
 /* The JSON key `pvtap poll` prints a field under (INTERFACES.md record names). */
 const char *pvs_field_name(enum pvs_field f);

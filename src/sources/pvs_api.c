@@ -26,6 +26,7 @@ enum { INTERVAL_SENSIBLE_S = PVS_DEFAULT_INTERVAL_S };
 struct known_meter {
     char serial[32];
     enum pvs_dev_kind kind;
+    char subtype[48];
     struct complaint missing; /* "vanished from the list" while failing */
 };
 
@@ -180,15 +181,47 @@ static void failed(struct source *src, struct pvs_src *p, const struct pvs_error
              (long long)(p->backoff_ms / 1000));
 }
 
-/* Meters that disappear from the list (PROTOCOL.md: until the supervisor
- * is power-cycled) stop the net or production energy of the series: say
- * so, rate-limited, until they are back. */
+static bool is_meter(enum pvs_dev_kind k)
+{
+    return k == PVS_DEV_NET_METER || k == PVS_DEV_PRODUCTION_METER ||
+           k == PVS_DEV_CONSUMPTION_METER;
+}
+
+static const char *meter_energy(enum pvs_dev_kind k)
+{
+    return k == PVS_DEV_NET_METER           ? "net"
+           : k == PVS_DEV_CONSUMPTION_METER ? "consumption"
+                                            : "production";
+}
+
+/* A meter whose power and counters all read 0: CTs never fitted (owners
+ * report such 'c' meters, and 'p' meters on PVS5 sites). */
+static bool reads_all_zero(const struct pvs_device *d)
+{
+    static const enum pvs_field f[] = {PF_POWER_W, PF_ENERGY_NET_LIFETIME_KWH,
+                                       PF_ENERGY_IMPORT_LIFETIME_KWH,
+                                       PF_ENERGY_EXPORT_LIFETIME_KWH};
+    size_t present = 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        if (!d->present[f[i]])
+            continue;
+        if (d->value[f[i]] != 0)
+            return false;
+        present++;
+    }
+    return present > 0;
+}
+
+/* Meters that disappear from the list (until the supervisor is
+ * power-cycled, owners report) stop the net, consumption or production
+ * energy of the series: say so, rate-limited, until they are back. A new
+ * meter is logged with its kind and subtype (what the CTs measure). */
 static void track_meters(struct source *src, struct pvs_src *p, const struct pvs_answer *a,
                          int64_t now_s)
 {
     for (size_t i = 0; i < a->n; i++) {
         const struct pvs_device *d = &a->dev[i];
-        if (d->kind != PVS_DEV_NET_METER && d->kind != PVS_DEV_PRODUCTION_METER)
+        if (!is_meter(d->kind))
             continue;
         size_t k = 0;
         while (k < p->n_meters && strcmp(p->meters[k].serial, d->serial) != 0)
@@ -198,8 +231,22 @@ static void track_meters(struct source *src, struct pvs_src *p, const struct pvs
             memset(m, 0, sizeof *m);
             snprintf(m->serial, sizeof m->serial, "%s", d->serial);
             m->kind = d->kind;
-            log_msg(LOGL_INFO, MODULE, "%s: meter %s (%s)", src->name, m->serial,
+            snprintf(m->subtype, sizeof m->subtype, "%s", d->subtype);
+            log_msg(LOGL_INFO, MODULE, "%s: meter %s (%s, subtype %s)", src->name, m->serial,
+                    pvs_dev_kind_name(m->kind), m->subtype[0] ? m->subtype : "not given");
+            if (reads_all_zero(d))
+                log_msg(LOGL_WARNING, MODULE,
+                        "%s: meter %s reads 0 on its power and every counter: its CTs may not "
+                        "be installed",
+                        src->name, m->serial);
+        } else if (k < p->n_meters && p->meters[k].kind != d->kind) {
+            /* re-commissioned (the subtype changed): its readings follow */
+            struct known_meter *m = &p->meters[k];
+            log_msg(LOGL_WARNING, MODULE, "%s: meter %s is now %s (subtype %s), was %s", src->name,
+                    m->serial, pvs_dev_kind_name(d->kind), d->subtype[0] ? d->subtype : "not given",
                     pvs_dev_kind_name(m->kind));
+            m->kind = d->kind;
+            snprintf(m->subtype, sizeof m->subtype, "%s", d->subtype);
         }
     }
     for (size_t k = 0; k < p->n_meters; k++) {
@@ -215,8 +262,7 @@ static void track_meters(struct source *src, struct pvs_src *p, const struct pvs
                      "%s: meter %s (%s) is missing from the supervisor's device list: no %s "
                      "energy from it until it returns (meters can stay away until the "
                      "supervisor is power-cycled)",
-                     src->name, m->serial, pvs_dev_kind_name(m->kind),
-                     m->kind == PVS_DEV_NET_METER ? "net" : "production");
+                     src->name, m->serial, pvs_dev_kind_name(m->kind), meter_energy(m->kind));
     }
 }
 
@@ -250,7 +296,7 @@ static int pvs_step(struct source *src, const struct reading_sink *sink)
     for (size_t i = 0; i < a.n; i++) {
         pvs_device_emit(&a.dev[i], api, src->series, poll_time_s, sink, &dropped);
         inverters += a.dev[i].kind == PVS_DEV_INVERTER;
-        meters += a.dev[i].kind == PVS_DEV_NET_METER || a.dev[i].kind == PVS_DEV_PRODUCTION_METER;
+        meters += is_meter(a.dev[i].kind);
     }
     if (!p->said_hello) {
         p->said_hello = true;

@@ -2,6 +2,20 @@
 #ifndef PVTAP_SOURCES_PVS_API_H
 #define PVTAP_SOURCES_PVS_API_H
 
+/* How the pvs-api source says what its consumption CTs measure (only the
+ * local API knows: a sniffed 140 record carries no subtype). The 'c' meter's
+ * readings carry the kind:
+ * - DEVICE_CONSUMPTION_METER: subtype GROSS_CONSUMPTION_LINESIDE, the CTs
+ *   measure the whole house ("gross"): its net counter
+ *   (Q_ENERGY_NET_LIFETIME_KWH) is the site's consumption, never goes down;
+ * - DEVICE_NET_METER: any other subtype (NET_CONSUMPTION_LOADSIDE, NOT_USED)
+ *   or none (the flat varserver variables carry none): the CTs measure the
+ *   grid connection ("net"), import positive, export negative.
+ * The 'p' meter is DEVICE_PRODUCTION_METER. The counters keep their meaning
+ * (net, import = pos, export = neg); only the kind differs. The subtype
+ * itself is in struct pvs_device.subtype of the answer for a caller of
+ * pvs_client_poll, and `pvtap poll --device pvs-api` prints it. */
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -39,13 +53,20 @@ int pvs_client_new(const struct pvs_client_opts *o, struct pvs_client **out);
 void pvs_client_free(struct pvs_client *c);
 
 /* One poll of every device, appended to out: the DeviceList (no password),
- * or a login when there is no session yet and the meter/data and
- * inverter/data queries (password set; a refused session is renewed once).
+ * or a login when there is no session yet and the meter and inverter
+ * queries (password set; a refused session is renewed once): per group the
+ * flat variables (/vars?match=/sys/devices/meter/&fmt=obj), else the nested
+ * objects (/vars?match=meter/data&fmt=obj) when the first brings no
+ * device or is refused with an HTTP status; the shape that answered is
+ * asked first next time.
  * *api says which generation answered. On https without a pin nothing is
  * sent: the server's pin is learned (pvs_client_learn_pin) and the poll is
  * refused with PVTAP_ECONFIG and a text naming it. Errors: PVTAP_ETIMEOUT,
  * PVTAP_EIO (connection, HTTP status), PVTAP_ECONFIG (401/403, pin
- * missing or wrong: a user must act), PVTAP_EUNSUPPORTED (HTML: a PVS2),
+ * missing or wrong: a user must act), PVTAP_EUNSUPPORTED (HTML: a PVS2;
+ * or the varserver answered neither shape of device variables: the text
+ * names the firmware from /sys/info/sw_rev), PVTAP_ENOTFOUND (a DeviceList
+ * with no inverter or meter: the text names the supervisor's SWVER),
  * PVTAP_ECORRUPT (JSON not of the expected shape), PVTAP_ENOMEM. */
 int pvs_client_poll(struct pvs_client *c, struct pvs_answer *out, enum pvs_api *api,
                     struct pvs_error *err);

@@ -8,15 +8,25 @@
 #include "sources/pvs_api.h"
 #include "util/err.h"
 
-/* Paths (PROTOCOL.md section 5). The varserver is asked for the two device
- * groups separately: a match query walks the whole variable space, so two
- * narrow ones are cheaper for the supervisor than one wide one. */
 static const char PATH_DEVICELIST[] = "/cgi-bin/dl_cgi?Command=DeviceList";
 static const char PATH_LOGIN[] = "/auth?login";
-static const char *const PATHS_VARS[] = {
-    "/vars?match=meter/data&fmt=obj",
-    "/vars?match=inverter/data&fmt=obj",
+
+/* The varserver holds device values in one of two shapes: flat variables,
+ * one a value (/sys/devices/meter/0/p3phsumKw: 2025 builds, what SunStrong's
+ * own client asks by prefix), or one object a device
+ * (/sys/devices/12/meter/data, the vendor's documented example). match=
+ * selects the names that contain its value, so each shape has its own
+ * query; the two device groups are asked separately, because a match walks
+ * the whole variable space and narrow ones cost the supervisor least. */
+enum vars_form { FORM_FLAT, FORM_NESTED, FORM_COUNT_ };
+enum vars_group { GROUP_METERS, GROUP_INVERTERS, GROUP_COUNT_ };
+static const char *const PATHS_VARS[FORM_COUNT_][GROUP_COUNT_] = {
+    [FORM_FLAT] = {"/vars?match=/sys/devices/meter/&fmt=obj",
+                   "/vars?match=/sys/devices/inverter/&fmt=obj"},
+    [FORM_NESTED] = {"/vars?match=meter/data&fmt=obj", "/vars?match=inverter/data&fmt=obj"},
 };
+/* The firmware build, named when neither shape answers. */
+static const char PATH_SW_REV[] = "/vars?name=/sys/info/sw_rev";
 
 /* A pin no key hashes to: used only to make libcurl compute and log the
  * server's own pin while refusing the connection before any request. */
@@ -35,6 +45,12 @@ struct pvs_client {
     struct body body;
     char seen_pin[PVS_PIN_SIZE]; /* the server's pin as libcurl logged it */
     bool logged_in;
+    /* Per group, the shape that last answered devices: asked first, so a
+     * unit costs two queries a poll once it has answered. A group not
+     * answered yet starts with the shape another group answered in. */
+    enum vars_form form[GROUP_COUNT_];
+    bool form_known[GROUP_COUNT_];
+    enum vars_form last_form;
 };
 
 static void set_err(struct pvs_error *err, int code, long status, const char *fmt, ...)
@@ -273,6 +289,15 @@ static int parse_error(struct pvs_client *c, const char *path, int rc, struct pv
     return PVTAP_ECORRUPT;
 }
 
+/* Inverters and meters from index n0 on: what a poll is for. */
+static size_t count_devices(const struct pvs_answer *a, size_t n0)
+{
+    size_t n = 0;
+    for (size_t i = n0; i < a->n; i++)
+        n += a->dev[i].kind != PVS_DEV_SUPERVISOR;
+    return n;
+}
+
 static int poll_devicelist(struct pvs_client *c, struct pvs_answer *out, struct pvs_error *err)
 {
     long status;
@@ -289,8 +314,22 @@ static int poll_devicelist(struct pvs_client *c, struct pvs_answer *out, struct 
     }
     if (status != 200)
         return http_status_error(c, PATH_DEVICELIST, status, err);
+    size_t n0 = out->n;
     rc = pvs_parse_devicelist(c->body.p ? c->body.p : "", c->body.n, out);
-    return rc < 0 ? parse_error(c, PATH_DEVICELIST, rc, err) : 0;
+    if (rc < 0)
+        return parse_error(c, PATH_DEVICELIST, rc, err);
+    if (!count_devices(out, n0)) {
+        const char *fw = "";
+        for (size_t i = n0; i < out->n && !fw[0]; i++)
+            fw = out->dev[i].kind == PVS_DEV_SUPERVISOR ? out->dev[i].firmware : "";
+        set_err(err, PVTAP_ENOTFOUND, status,
+                "%s%s: the supervisor (firmware %s) listed no inverter or meter (%u entries of "
+                "other kinds; right after a restart it may still be discovering them)",
+                c->o.url, PATH_DEVICELIST, fw[0] ? fw : "not given", out->unknown_devices);
+        out->n = n0;
+        return PVTAP_ENOTFOUND;
+    }
+    return 0;
 }
 
 static int login(struct pvs_client *c, struct pvs_error *err)
@@ -322,48 +361,108 @@ static int login(struct pvs_client *c, struct pvs_error *err)
     return 0;
 }
 
+/* One /vars query with the session: a login when there is none, and one
+ * fresh login when the session was refused (it can expire or be dropped by
+ * a supervisor restart; the supervisor says so with 401/403, some firmware
+ * with 400), then it is a real refusal. The body stays in c->body. */
+static int vars_get(struct pvs_client *c, const char *path, struct pvs_error *err)
+{
+    long status = 0;
+    int rc;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool fresh = false;
+        if (!c->logged_in) {
+            if ((rc = login(c, err)) < 0)
+                return rc;
+            fresh = true;
+        }
+        if ((rc = get(c, path, false, &status, err)) < 0)
+            return rc;
+        if (!auth_refused(status) && status != 400)
+            break;
+        c->logged_in = false;
+        if (fresh)
+            break;
+    }
+    if (auth_refused(status)) {
+        set_err(err, PVTAP_ECONFIG, status,
+                "%s%s: HTTP %ld right after a login: the supervisor's login mode changed "
+                "(it no longer lets '%s' read data)",
+                c->o.url, path, status, c->o.username);
+        return PVTAP_ECONFIG;
+    }
+    if (status != 200)
+        return http_status_error(c, path, status, err);
+    return 0;
+}
+
+static int vars_query(struct pvs_client *c, const char *path, struct pvs_answer *out,
+                      struct pvs_error *err)
+{
+    int rc = vars_get(c, path, err);
+    if (rc < 0)
+        return rc;
+    rc = pvs_parse_vars(c->body.p ? c->body.p : "", c->body.n, out);
+    return rc < 0 ? parse_error(c, path, rc, err) : 0;
+}
+
+/* The firmware build for a message; "" when the supervisor does not say. */
+static void read_sw_rev(struct pvs_client *c, char *fw, size_t fw_size)
+{
+    struct pvs_error ignored;
+    fw[0] = '\0';
+    if (vars_get(c, PATH_SW_REV, &ignored) == 0 &&
+        pvs_parse_sw_rev(c->body.p ? c->body.p : "", c->body.n, fw, fw_size) < 0)
+        fw[0] = '\0';
+}
+
 static int poll_vars(struct pvs_client *c, struct pvs_answer *out, struct pvs_error *err)
 {
     size_t n0 = out->n;
     int rc = 0;
-    for (size_t q = 0; q < sizeof PATHS_VARS / sizeof PATHS_VARS[0]; q++) {
-        const char *path = PATHS_VARS[q];
-        long status = 0;
-        /* A session can expire or be dropped by a supervisor restart: one
-         * fresh login per query, then it is a real refusal. The supervisor
-         * says so with 401/403, and some firmware with 400. */
-        for (int attempt = 0; attempt < 2; attempt++) {
-            bool fresh = false;
-            if (!c->logged_in) {
-                if ((rc = login(c, err)) < 0)
-                    goto fail;
-                fresh = true;
+    for (int g = 0; g < GROUP_COUNT_; g++) {
+        /* the shape that answered last, else the other one */
+        enum vars_form first = c->form_known[g] ? c->form[g] : c->last_form;
+        bool refused = false; /* an HTTP error to one shape, kept in *err */
+        for (int k = 0; k < FORM_COUNT_; k++) {
+            enum vars_form f = k == 0 ? first : (enum vars_form)(FORM_COUNT_ - 1 - first);
+            size_t before = out->n;
+            struct pvs_error e;
+            memset(&e, 0, sizeof e);
+            rc = vars_query(c, PATHS_VARS[f][g], out, &e);
+            /* A build that knows one shape may refuse a query for the other
+             * (an HTTP status, not a lost connection): the other may answer. */
+            if (rc == PVTAP_EIO && e.http_status && !refused) {
+                *err = e;
+                refused = true;
+                continue;
             }
-            if ((rc = get(c, path, false, &status, err)) < 0)
+            if (rc < 0) {
+                *err = e;
                 goto fail;
-            if (!auth_refused(status) && status != 400)
+            }
+            if (out->n > before) {
+                c->form[g] = c->last_form = f;
+                c->form_known[g] = true;
+                refused = false;
                 break;
-            c->logged_in = false;
-            if (fresh)
-                break;
+            }
         }
-        if (auth_refused(status)) {
-            set_err(err, PVTAP_ECONFIG, status,
-                    "%s%s: HTTP %ld right after a login: the supervisor's login mode changed "
-                    "(it no longer lets '%s' read data)",
-                    c->o.url, path, status, c->o.username);
-            rc = PVTAP_ECONFIG;
+        if (refused) {
+            rc = err->code;
             goto fail;
         }
-        if (status != 200) {
-            rc = http_status_error(c, path, status, err);
-            goto fail;
-        }
-        rc = pvs_parse_vars(c->body.p ? c->body.p : "", c->body.n, out);
-        if (rc < 0) {
-            rc = parse_error(c, path, rc, err);
-            goto fail;
-        }
+    }
+    if (!count_devices(out, n0)) {
+        char fw[64];
+        read_sw_rev(c, fw, sizeof fw);
+        set_err(err, PVTAP_EUNSUPPORTED, 200,
+                "%s: the supervisor (firmware %s) answered neither the flat "
+                "(/sys/devices/meter/N/...) nor the nested (/sys/devices/N/meter/data) device "
+                "variables: no meter, no inverter",
+                c->o.url, fw[0] ? fw : "unknown: /sys/info/sw_rev not answered");
+        rc = PVTAP_EUNSUPPORTED;
+        goto fail;
     }
     return 0;
 fail:

@@ -7,6 +7,12 @@ misbehaves on request: slow answers, 401/403, HTML (a PVS2), a meter that
 vanishes, sessions that expire, a login mode that changed. Every request
 is recorded so tests can check what pvtap sent (and did not send).
 
+The varserver side holds a variable space (the union of the vars files:
+flat variables and nested device objects alike) and answers /vars as a
+supervisor does: match= selects the names that contain its value, name=
+the names listed; fmt=obj gives an object keyed by name, anything else
+{"values": [{"name", "value"}], "count": N}.
+
 Own code with Python's standard library only: never pvtap's decoders.
 Run it by hand with: pvs_fake.py DATA_DIR [--tls CERT KEY] [--port N]
 """
@@ -30,17 +36,22 @@ PRODUCTION_METER_STEP_KWH = 0.24
 
 
 class FakePVS:
-    def __init__(self, data_dir, tls=None, password="C1876", username="ssm_owner"):
+    def __init__(self, data_dir, tls=None, password="C1876", username="ssm_owner",
+                 devicelist="devicelist.json", vars_files=("vars_meter.json", "vars_inverter.json"),
+                 sw_rev="2025.06.24.61840", advance=True):
         self.data_dir = data_dir
+        self.sw_rev = sw_rev
+        self.advance = advance    # False: serve the files as they are
         self.tls = tls
         self.username = username
         self.password = password
         self.lock = threading.Lock()
         # behaviour, set by the tests
-        self.mode = "ok"          # ok | slow | 401 | 403 | html | vars403 | 500
+        self.mode = "ok"          # ok | slow | 401 | 403 | html | vars403 | flat400 | 500
         self.slow_s = 5.0
         self.vanish_after = None  # DeviceList answers after which meter 'c' is gone
         self.expire_sessions = False
+        self.ignore_fmt = False   # answer the values list even to fmt=obj
         # what happened
         self.requests = []        # dicts: path, authorization, cookie
         self.handshake_failures = 0
@@ -51,12 +62,12 @@ class FakePVS:
         self.sessions = set()
         now = int(time.time())
         self.vars_base_s = now // 300 * 300 - 7200
-        with open(os.path.join(data_dir, "devicelist.json")) as f:
+        with open(os.path.join(data_dir, devicelist)) as f:
             self.devicelist = json.load(f)
-        with open(os.path.join(data_dir, "vars_meter.json")) as f:
-            self.vars_meter = json.load(f)
-        with open(os.path.join(data_dir, "vars_inverter.json")) as f:
-            self.vars_inverter = json.load(f)
+        self.variables = {}
+        for name in vars_files:
+            with open(os.path.join(data_dir, name)) as f:
+                self.variables.update(json.load(f))
         with open(os.path.join(data_dir, "pvs2.html"), "rb") as f:
             self.html = f.read()
         self.server = None
@@ -70,7 +81,9 @@ class FakePVS:
         kept = []
         for d in doc["devices"]:
             serial = d.get("SERIAL", "")
-            if d.get("DEVICE_TYPE") == "Inverter":
+            if not self.advance:
+                pass
+            elif d.get("DEVICE_TYPE") == "Inverter":
                 d["ltea_3phsum_kwh"] = "%.4f" % (float(d["ltea_3phsum_kwh"]) + k * INVERTER_STEP_KWH)
             elif serial.endswith("c"):
                 if self.vanish_after is not None and k >= self.vanish_after:
@@ -91,30 +104,67 @@ class FakePVS:
         t = self.vars_base_s + 300 * self.vars_steps
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
-    def vars_body(self, match):
-        if match == "meter/data":
-            # one step of simulated time per poll (meters are asked first)
+    @staticmethod
+    def advance_device(d, k, eps):
+        """One device's variables (a nested object, or a flat group) k steps on."""
+        def num(key, step):
+            v = d[key]
+            x = round(float(v) + k * step, 4)
+            d[key] = ("%.4f" % x) if isinstance(v, str) else x
+        d["msmtEps"] = eps
+        sn = str(d.get("sn", ""))
+        if "ltea3phsumKwh" in d:
+            num("ltea3phsumKwh", INVERTER_STEP_KWH)
+        elif sn.endswith("c") and "posLtea3phsumKwh" in d:
+            num("posLtea3phsumKwh", IMPORT_STEP_KWH)
+            num("negLtea3phsumKwh", EXPORT_STEP_KWH)
+            net = round(float(d["posLtea3phsumKwh"]) - float(d["negLtea3phsumKwh"]), 4)
+            d["netLtea3phsumKwh"] = ("%.4f" % net) if isinstance(d["netLtea3phsumKwh"], str) else net
+        elif sn.endswith("p") and "netLtea3phsumKwh" in d:
+            num("netLtea3phsumKwh", PRODUCTION_METER_STEP_KWH)
+
+    def current_variables(self, k):
+        """The variable space k steps of simulated time on."""
+        out = copy.deepcopy(self.variables)
+        if not self.advance:
+            return out
+        groups = {}
+        for name, value in out.items():
+            if isinstance(value, dict):
+                self.advance_device(value, k, self.eps())
+            elif "/meter/" in name or "/inverter/" in name:
+                prefix, _, var = name.rpartition("/")
+                groups.setdefault(prefix, {})[var] = value
+        for prefix, g in groups.items():
+            self.advance_device(g, k, self.eps())
+            for var, value in g.items():
+                out[prefix + "/" + var] = value
+        return out
+
+    def vars_body(self, query):
+        """The answer to one /vars query, as a supervisor gives it."""
+        match = (query.get("match") or [None])[0]
+        names = (query.get("name") or [None])[0]
+        space = dict(self.variables)
+        if self.sw_rev:
+            space["/sys/info/sw_rev"] = self.sw_rev
+        if match is not None:
+            picked = [n for n in space if match in n]
+        elif names is not None:
+            picked = [n for n in names.split(",") if n in space]
+        else:
+            picked = []
+        # one step of simulated time per poll: meters are asked first
+        if any(("meter" in n and (n.endswith("/sn") or isinstance(space[n], dict)))
+               for n in picked):
             self.vars_steps += 1
-            k = self.vars_steps
-            doc = copy.deepcopy(self.vars_meter)
-            for d in doc.values():
-                d["msmtEps"] = self.eps()
-                if d["sn"].endswith("c"):
-                    d["posLtea3phsumKwh"] = round(d["posLtea3phsumKwh"] + k * IMPORT_STEP_KWH, 4)
-                    d["negLtea3phsumKwh"] = round(d["negLtea3phsumKwh"] + k * EXPORT_STEP_KWH, 4)
-                    d["netLtea3phsumKwh"] = round(d["posLtea3phsumKwh"] - d["negLtea3phsumKwh"], 4)
-                else:
-                    d["netLtea3phsumKwh"] = round(
-                        d["netLtea3phsumKwh"] + k * PRODUCTION_METER_STEP_KWH, 4)
-            return json.dumps(doc).encode()
-        if match == "inverter/data":
-            k = self.vars_steps
-            doc = copy.deepcopy(self.vars_inverter)
-            for d in doc.values():
-                d["msmtEps"] = self.eps()
-                d["ltea3phsumKwh"] = round(float(d["ltea3phsumKwh"]) + k * INVERTER_STEP_KWH, 4)
-            return json.dumps(doc).encode()
-        return b"{}"
+        cur = self.current_variables(self.vars_steps)
+        if self.sw_rev:
+            cur["/sys/info/sw_rev"] = self.sw_rev
+        if query.get("fmt") == ["obj"] and not self.ignore_fmt:
+            return json.dumps({n: cur[n] for n in picked}).encode()
+        values = [{"name": n, "value": cur[n]} for n in picked]
+        return json.dumps({"values": values, "count": len(values)}).encode()
 
     # ---- server -------------------------------------------------------------
 
@@ -184,15 +234,16 @@ class FakePVS:
                 if url.path == "/vars":
                     if mode == "vars403":
                         return self.send(403, b'{"error":"forbidden"}')
+                    if mode == "flat400" and (query.get("match") or [""])[0].startswith(
+                            "/sys/devices/"):
+                        return self.send(400, b'{"error":"bad match"}')
                     if mode == "html":
                         return self.send(200, fake.html, "text/html")
                     session = self.cookie_session()
                     with fake.lock:
                         if session not in fake.sessions:
                             return self.send(401, b'{"error":"no session"}')
-                        if query.get("fmt") != ["obj"]:
-                            return self.send(400, b"{}")
-                        body = fake.vars_body((query.get("match") or [""])[0])
+                        body = fake.vars_body(query)
                         if fake.expire_sessions:
                             fake.sessions.discard(session)
                     return self.send(200, body)
@@ -248,14 +299,20 @@ class FakePVS:
 if __name__ == "__main__":
     args = sys.argv[1:]
     if not args:
-        sys.exit("usage: pvs_fake.py DATA_DIR [--tls CERT KEY] [--port N]")
+        sys.exit("usage: pvs_fake.py DATA_DIR [--tls CERT KEY] [--port N] "
+                 "[--devicelist FILE] [--vars FILE,FILE]")
     tls, port = None, 0
+    kw = {}
+    if "--devicelist" in args:
+        kw["devicelist"] = args[args.index("--devicelist") + 1]
+    if "--vars" in args:
+        kw["vars_files"] = args[args.index("--vars") + 1].split(",")
     if "--tls" in args:
         i = args.index("--tls")
         tls = (args[i + 1], args[i + 2])
     if "--port" in args:
         port = int(args[args.index("--port") + 1])
-    fake = FakePVS(args[0], tls=tls).start(port)
+    fake = FakePVS(args[0], tls=tls, **kw).start(port)
     print(fake.url, flush=True)
     try:
         while True:

@@ -181,8 +181,9 @@ def poll_vars(fake, pin, other_pin):
     ok(inv.get("power_W") == 312.7 and inv.get("dc_power_W") == 321.2
        and inv.get("temperature_C") == 41, "numeric strings read as numbers", inv)
     paths = [r["path"] for r in fake.requests]
-    ok(paths == ["/auth?login", "/vars?match=meter/data&fmt=obj",
-                 "/vars?match=inverter/data&fmt=obj"], "login, then two queries", paths)
+    ok(paths == ["/auth?login", "/vars?match=/sys/devices/meter/&fmt=obj",
+                 "/vars?match=meter/data&fmt=obj", "/vars?match=inverter/data&fmt=obj"],
+       "login, the flat meters (none), then the nested meters and inverters", paths)
     ok(fake.requests and fake.requests[0]["authorization"]
        and all(r["authorization"] is None and "session=" in (r["cookie"] or "")
                for r in fake.requests[1:]),
@@ -197,8 +198,10 @@ def poll_vars(fake, pin, other_pin):
                           "--password", PASSWORD)
     fake.expire_sessions = False
     logins = [r["path"] for r in fake.requests].count("/auth?login")
-    ok(rc == 0 and len(objects(out)) == 5 and logins == 2,
-       "an expired session is renewed by a new login (%d logins)" % logins, err)
+    queries = len({r["path"] for r in fake.requests if r["path"].startswith("/vars")})
+    ok(rc == 0 and len(objects(out)) == 5 and logins == queries == 3,
+       "an expired session is renewed by a new login (%d logins, %d queries)"
+       % (logins, queries), err)
 
     # A wrong password, and data refused right after a login.
     rc, out, err, _ = run("poll", "--device", "pvs-api", "--url", fake.url, "--tls-sha256", pin,

@@ -185,6 +185,80 @@ static const struct field_case field_cases[] = {
      PF_ENERGY_EXPORT_LIFETIME_KWH, true, 9876.54},
     {"vars_meter_flat.json", PVS_API_VARS, "PVS6M20281736p", PVS_DEV_PRODUCTION_METER, PF_POWER_W,
      true, 3821.1},
+    /* 2023 DeviceList, TAB after each colon: the 'c' meter measures the whole
+     * house (GROSS_CONSUMPTION_LINESIDE), the 'p' meter is live */
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231c", PVS_DEV_CONSUMPTION_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 18402.37},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231c", PVS_DEV_CONSUMPTION_METER,
+     PF_ENERGY_IMPORT_LIFETIME_KWH, true, 18402.2299},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231c", PVS_DEV_CONSUMPTION_METER,
+     PF_ENERGY_EXPORT_LIFETIME_KWH, true, 0},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231c", PVS_DEV_CONSUMPTION_METER,
+     PF_POWER_W, true, 1382.1},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231c", PVS_DEV_CONSUMPTION_METER,
+     PF_POWER_L2_W, true, 640.9},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231p", PVS_DEV_PRODUCTION_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 11873.52},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231p", PVS_DEV_PRODUCTION_METER,
+     PF_POWER_W, true, 2431.2},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231p", PVS_DEV_PRODUCTION_METER,
+     PF_CURRENT_A, true, 10.0871},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "E00122139001102", PVS_DEV_INVERTER,
+     PF_ENERGY_LIFETIME_KWH, true, 398.0712},
+    /* 2025 DeviceList: a net site exporting */
+    {"devicelist_net_2025.json", PVS_API_DEVICELIST, "PVS6M22134410c", PVS_DEV_NET_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, -842.31},
+    {"devicelist_net_2025.json", PVS_API_DEVICELIST, "PVS6M22134410c", PVS_DEV_NET_METER,
+     PF_ENERGY_EXPORT_LIFETIME_KWH, true, 21919.8599},
+    {"devicelist_net_2025.json", PVS_API_DEVICELIST, "PVS6M22134410c", PVS_DEV_NET_METER,
+     PF_POWER_W, true, -2910.5},
+    {"devicelist_net_2025.json", PVS_API_DEVICELIST, "PVS6M22134410p", PVS_DEV_PRODUCTION_METER,
+     PF_POWER_W, true, 6202.1},
+    {"devicelist_net_2025.json", PVS_API_DEVICELIST, "E00122218004412", PVS_DEV_INVERTER,
+     PF_DC_POWER_W, true, 297.7},
+    /* a 'c' meter commissioned NOT_USED that still reads net values */
+    {"devicelist_notused.json", PVS_API_DEVICELIST, "PVS6M20510087c", PVS_DEV_NET_METER, PF_POWER_W,
+     true, -1204.4},
+    {"devicelist_notused.json", PVS_API_DEVICELIST, "PVS6M20510087c", PVS_DEV_NET_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 4410.12},
+    /* CTs never fitted: the 'c' meter reads 0 (present, not absent) */
+    {"devicelist_zero_c.json", PVS_API_DEVICELIST, "PVS5M508095c", PVS_DEV_NET_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 0},
+    {"devicelist_zero_c.json", PVS_API_DEVICELIST, "PVS5M508095c", PVS_DEV_NET_METER, PF_POWER_W,
+     true, 0},
+    {"devicelist_zero_c.json", PVS_API_DEVICELIST, "PVS5M508095p", PVS_DEV_PRODUCTION_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 20544.81},
+    /* flat varserver variables (2025 builds): strings; the 'c' meter at
+     * index 0 and no subtype: net */
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512c", PVS_DEV_NET_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 5290.14},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512c", PVS_DEV_NET_METER,
+     PF_ENERGY_IMPORT_LIFETIME_KWH, true, 14302.88},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512c", PVS_DEV_NET_METER,
+     PF_ENERGY_EXPORT_LIFETIME_KWH, true, 9012.74},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512c", PVS_DEV_NET_METER, PF_POWER_W, true,
+     -1827.331},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512c", PVS_DEV_NET_METER, PF_CURRENT_L2_A,
+     true, 8.90114},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512p", PVS_DEV_PRODUCTION_METER,
+     PF_ENERGY_NET_LIFETIME_KWH, true, 17120.6},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512p", PVS_DEV_PRODUCTION_METER,
+     PF_POWER_FACTOR, true, 0.996081},
+    {"vars_flat_inverter.json", PVS_API_VARS, "E00122301045201", PVS_DEV_INVERTER,
+     PF_ENERGY_LIFETIME_KWH, true, 981.2204},
+    {"vars_flat_inverter.json", PVS_API_VARS, "E00122301045201", PVS_DEV_INVERTER, PF_POWER_W, true,
+     301.1},
+    {"vars_flat_inverter.json", PVS_API_VARS, "E00122301045201", PVS_DEV_INVERTER, PF_TEMPERATURE_C,
+     true, 49},
+    {"vars_flat_inverter.json", PVS_API_VARS, "E00122301045203", PVS_DEV_INVERTER, PF_POWER_W,
+     false, 0},
+    {"vars_flat_inverter.json", PVS_API_VARS, "E00122301045203", PVS_DEV_INVERTER, PF_DC_VOLTAGE_V,
+     true, 12.9},
+    /* the same without fmt=obj: the values list */
+    {"vars_flat_list.json", PVS_API_VARS, "PVS6M23104512c", PVS_DEV_NET_METER,
+     PF_ENERGY_EXPORT_LIFETIME_KWH, true, 9012.74},
+    {"vars_flat_list.json", PVS_API_VARS, "E00122301045201", PVS_DEV_INVERTER,
+     PF_ENERGY_LIFETIME_KWH, true, 981.2204},
 };
 
 static int parse_file(const char *file, enum pvs_api api, struct pvs_answer *a)
@@ -253,6 +327,194 @@ static void whole_answers(void **state)
     assert_int_equal(parse_file("vars_meter_flat.json", PVS_API_VARS, &a), 0);
     assert_int_equal(a.n, 2);
     pvs_answer_free(&a);
+}
+
+/* The kind and subtype of each meter of each sample site: the role letter
+ * and, for 'c', the subtype. */
+static const struct meter_case {
+    const char *file;
+    enum pvs_api api;
+    const char *serial;
+    enum pvs_dev_kind kind;
+    const char *subtype;
+} meter_cases[] = {
+    {"devicelist.json", PVS_API_DEVICELIST, "PVS6M20281736c", PVS_DEV_NET_METER,
+     "NET_CONSUMPTION_LOADSIDE"},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231c", PVS_DEV_CONSUMPTION_METER,
+     "GROSS_CONSUMPTION_LINESIDE"},
+    {"devicelist_gross.json", PVS_API_DEVICELIST, "PVS6M19420231p", PVS_DEV_PRODUCTION_METER,
+     "GROSS_PRODUCTION_SITE"},
+    {"devicelist_net_2025.json", PVS_API_DEVICELIST, "PVS6M22134410c", PVS_DEV_NET_METER,
+     "NET_CONSUMPTION_LOADSIDE"},
+    {"devicelist_notused.json", PVS_API_DEVICELIST, "PVS6M20510087c", PVS_DEV_NET_METER,
+     "NOT_USED"},
+    {"devicelist_zero_c.json", PVS_API_DEVICELIST, "PVS5M508095c", PVS_DEV_NET_METER, ""},
+    {"devicelist_zero_c.json", PVS_API_DEVICELIST, "PVS5M508095p", PVS_DEV_PRODUCTION_METER, ""},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512c", PVS_DEV_NET_METER, ""},
+    {"vars_flat_meter.json", PVS_API_VARS, "PVS6M23104512p", PVS_DEV_PRODUCTION_METER, ""},
+    {"vars_meter.json", PVS_API_VARS, "PVS6M20281736c", PVS_DEV_NET_METER, ""},
+};
+
+static void meter_kinds(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof meter_cases / sizeof meter_cases[0]; i++) {
+        const struct meter_case *c = &meter_cases[i];
+        struct pvs_answer a = {0};
+        assert_int_equal(parse_file(c->file, c->api, &a), 0);
+        const struct pvs_device *d = find(&a, c->serial);
+        if (!d)
+            fail_msg("%s not in %s", c->serial, c->file);
+        if (d->kind != c->kind || strcmp(d->subtype, c->subtype) != 0)
+            fail_msg("%s of %s: %s \"%s\", wanted %s \"%s\"", c->serial, c->file,
+                     pvs_dev_kind_name(d->kind), d->subtype, pvs_dev_kind_name(c->kind),
+                     c->subtype);
+        pvs_answer_free(&a);
+    }
+    /* every sample site: its inverters and meters all read */
+    static const struct {
+        const char *file;
+        enum pvs_api api;
+        size_t devices;
+    } sites[] = {
+        {"devicelist_gross.json", PVS_API_DEVICELIST, 6},
+        {"devicelist_net_2025.json", PVS_API_DEVICELIST, 5},
+        {"devicelist_notused.json", PVS_API_DEVICELIST, 5},
+        {"devicelist_zero_c.json", PVS_API_DEVICELIST, 5},
+        {"vars_flat_meter.json", PVS_API_VARS, 2},
+        {"vars_flat_inverter.json", PVS_API_VARS, 3},
+        {"vars_flat_list.json", PVS_API_VARS, 2},
+    };
+    for (size_t i = 0; i < sizeof sites / sizeof sites[0]; i++) {
+        struct pvs_answer a = {0};
+        assert_int_equal(parse_file(sites[i].file, sites[i].api, &a), 0);
+        if (a.n != sites[i].devices || a.bad_values || a.unknown_devices)
+            fail_msg("%s: %zu devices (wanted %zu), %u bad values, %u unknown", sites[i].file, a.n,
+                     sites[i].devices, a.bad_values, a.unknown_devices);
+        pvs_answer_free(&a);
+    }
+}
+
+/* The subtype decides the 'c' meter's kind; a letterless meter's role
+ * comes from its subtype's word; case and spaces do not matter. */
+static void subtypes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *serial, *type, *subtype_key, *subtype;
+        enum pvs_dev_kind kind;
+    } cases[] = {
+        {"PVS6M1c", "PVS5-METER-C", "subtype", "GROSS_CONSUMPTION_LINESIDE",
+         PVS_DEV_CONSUMPTION_METER},
+        {"PVS6M1c", "PVS5-METER-C", "subtype", " gross_consumption_lineside ",
+         PVS_DEV_CONSUMPTION_METER},
+        {"PVS6M1c", "PVS5-METER-C", "consumption_subtype_enum", "GROSS_CONSUMPTION_LINESIDE",
+         PVS_DEV_CONSUMPTION_METER},
+        {"PVS6M1c", "PVS5-METER-C", "subtype", "NET_CONSUMPTION_LOADSIDE", PVS_DEV_NET_METER},
+        {"PVS6M1c", "PVS5-METER-C", "subtype", "NOT_USED", PVS_DEV_NET_METER},
+        {"PVS6M1c", "PVS5-METER-C", "subtype", "", PVS_DEV_NET_METER},
+        {"PVS6M1p", "PVS5-METER-P", "subtype", "GROSS_PRODUCTION_SITE", PVS_DEV_PRODUCTION_METER},
+        /* the serial's letter wins over a subtype naming the other role */
+        {"PVS6M1p", "", "subtype", "GROSS_CONSUMPTION_LINESIDE", PVS_DEV_PRODUCTION_METER},
+        /* no letter anywhere: the subtype's word */
+        {"M9", "Power Meter", "subtype", "GROSS_CONSUMPTION_LINESIDE", PVS_DEV_CONSUMPTION_METER},
+        {"M9", "Power Meter", "subtype", "GROSS_PRODUCTION_SITE", PVS_DEV_PRODUCTION_METER},
+        {"M9", "Power Meter", "subtype", "STORAGE_METER", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[512];
+        int n = snprintf(body, sizeof body,
+                         "{\"devices\":[{\"DEVICE_TYPE\":\"Power Meter\",\"SERIAL\":\"%s\","
+                         "\"TYPE\":\"%s\",\"%s\":\"%s\",\"net_ltea_3phsum_kwh\":\"12.5\"}],"
+                         "\"result\":\"succeed\"}",
+                         cases[i].serial, cases[i].type, cases[i].subtype_key, cases[i].subtype);
+        struct pvs_answer a = {0};
+        assert_int_equal(pvs_parse_devicelist(body, (size_t)n, &a), 0);
+        enum pvs_dev_kind got = a.n ? a.dev[0].kind : 0;
+        if (got != cases[i].kind)
+            fail_msg("case %zu (%s, %s = \"%s\"): %s, wanted %s", i, cases[i].serial,
+                     cases[i].subtype_key, cases[i].subtype, pvs_dev_kind_name(got),
+                     pvs_dev_kind_name(cases[i].kind));
+        pvs_answer_free(&a);
+    }
+}
+
+/* The shapes a /vars answer takes beyond the sample files. */
+static void vars_shapes(void **state)
+{
+    (void)state;
+    struct pvs_answer a = {0};
+    /* a flat subtype variable makes the 'c' meter a consumption meter */
+    static const char flat_sub[] =
+        "{\"/sys/devices/meter/1/sn\":\"PVS6M7c\","
+        "\"/sys/devices/meter/1/subtype\":\"GROSS_CONSUMPTION_LINESIDE\","
+        "\"/sys/devices/meter/1/netLtea3phsumKwh\":\"33.5\"}";
+    assert_int_equal(pvs_parse_vars(flat_sub, sizeof flat_sub - 1, &a), 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.dev[0].kind, PVS_DEV_CONSUMPTION_METER);
+    assert_string_equal(a.dev[0].subtype, "GROSS_CONSUMPTION_LINESIDE");
+    assert_true(a.dev[0].value[PF_ENERGY_NET_LIFETIME_KWH] == 33.5);
+    pvs_answer_free(&a);
+
+    /* match=meter brings both shapes of one meter, other devices' and
+     * system variables: one meter, the rest not ours (and not counted) */
+    static const char wide[] =
+        "{\"/sys/devices/meter/0/sn\":\"PVS6M7p\",\"/sys/devices/meter/0/p3phsumKw\":\"1.5\","
+        "\"/sys/devices/11/meter/data\":{\"sn\":\"PVS6M7p\",\"p3phsumKw\":9.9},"
+        "\"/sys/devices/ess/0/sn\":\"BAT1\",\"/sys/devices/transfer_switch/0/sn\":\"TS1\","
+        "\"/sys/livedata/net_p\":\"0.6\",\"/sys/info/sw_rev\":\"2025.09.61845\","
+        "\"/sys/telemetry/meter_cfg/x\":\"1\"}";
+    assert_int_equal(pvs_parse_vars(wide, sizeof wide - 1, &a), 0);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.unknown_devices, 0);
+    assert_int_equal(a.dev[0].kind, PVS_DEV_PRODUCTION_METER);
+    assert_true(a.dev[0].value[PF_POWER_W] == 9900); /* the nested object comes first */
+    pvs_answer_free(&a);
+
+    /* the values list holding nested objects, as objects or serialised */
+    static const char list[] =
+        "{\"values\":[{\"name\":\"/sys/devices/12/meter/data\",\"value\":"
+        "{\"sn\":\"PVS6M8c\",\"prodMdlNm\":\"PVS6M0400c\",\"netLtea3phsumKwh\":4.25}},"
+        "{\"name\":\"/sys/devices/21/inverter/data\",\"value\":"
+        "\"{\\\"sn\\\":\\\"E7\\\",\\\"ltea3phsumKwh\\\":\\\"8.5\\\"}\"}],\"count\":2}";
+    assert_int_equal(pvs_parse_vars(list, sizeof list - 1, &a), 0);
+    assert_int_equal(a.n, 2);
+    assert_int_equal(find(&a, "PVS6M8c")->kind, PVS_DEV_NET_METER);
+    assert_true(find(&a, "PVS6M8c")->value[PF_ENERGY_NET_LIFETIME_KWH] == 4.25);
+    assert_true(find(&a, "E7")->value[PF_ENERGY_LIFETIME_KWH] == 8.5);
+    pvs_answer_free(&a);
+
+    /* the same flat meter asked twice (a fallback) stays one device */
+    assert_int_equal(parse_file("vars_flat_meter.json", PVS_API_VARS, &a), 0);
+    assert_int_equal(parse_file("vars_flat_list.json", PVS_API_VARS, &a), 0);
+    assert_int_equal(a.n, 3); /* 2 meters + the list's inverter */
+    pvs_answer_free(&a);
+}
+
+static void sw_rev(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        int rc;
+        const char *want;
+    } cases[] = {
+        {"{\"values\":[{\"name\":\"/sys/info/sw_rev\",\"value\":\"2025.09.61845\"}],"
+         "\"count\":1}",
+         0, "2025.09.61845"},
+        {"{\"/sys/info/sw_rev\":\" 2025.06.24.61840 \"}", 0, "2025.06.24.61840"},
+        {"{\"values\":[],\"count\":0}", PVTAP_ENOTFOUND, ""},
+        {"{\"/sys/info/sw_rev\":61845}", PVTAP_ENOTFOUND, ""},
+        {"{\"/sys/info/sw_rev\":\"bad\\u0007\"}", PVTAP_ENOTFOUND, ""},
+        {"<html></html>", PVTAP_ENOTMINE, ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char fw[64] = "";
+        int rc = pvs_parse_sw_rev(cases[i].body, strlen(cases[i].body), fw, sizeof fw);
+        if (rc != cases[i].rc || (rc == 0 && strcmp(fw, cases[i].want) != 0))
+            fail_msg("case %zu: rc %d \"%s\", wanted %d \"%s\"", i, rc, fw, cases[i].rc,
+                     cases[i].want);
+    }
 }
 
 /* ---- bodies that are not what we want ------------------------------------------ */
@@ -365,6 +627,40 @@ static void readings_devicelist(void **state)
     assert_int_equal(r->kind, DEVICE_PRODUCTION_METER);
     assert_null(reading_of(&c, "E00122308008125", Q_POWER_W)); /* empty: absent */
     pvs_answer_free(&a);
+}
+
+/* The 'c' meter's kind reaches its readings: the daemon tells gross
+ * (DEVICE_CONSUMPTION_METER) from net (DEVICE_NET_METER) by it. */
+static void readings_kinds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *serial;
+        enum device_kind kind;
+    } cases[] = {
+        {"devicelist_gross.json", "PVS6M19420231c", DEVICE_CONSUMPTION_METER},
+        {"devicelist_gross.json", "PVS6M19420231p", DEVICE_PRODUCTION_METER},
+        {"devicelist_net_2025.json", "PVS6M22134410c", DEVICE_NET_METER},
+        {"devicelist_notused.json", "PVS6M20510087c", DEVICE_NET_METER},
+        {"devicelist_zero_c.json", "PVS5M508095c", DEVICE_NET_METER},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct pvs_answer a = {0};
+        assert_int_equal(parse_file(cases[i].file, PVS_API_DEVICELIST, &a), 0);
+        struct collected c = {0};
+        struct reading_sink sink = {collect, &c};
+        for (size_t k = 0; k < a.n; k++)
+            pvs_device_emit(&a.dev[k], PVS_API_DEVICELIST, "pvs-api", 1700000000, &sink, NULL);
+        const struct pvs_device *d = find(&a, cases[i].serial);
+        const struct reading *r = reading_of(&c, cases[i].serial, Q_ENERGY_NET_LIFETIME_KWH);
+        if (!r || r->kind != cases[i].kind || r->value != d->value[PF_ENERGY_NET_LIFETIME_KWH])
+            fail_msg("%s %s: net counter reading %s", cases[i].file, cases[i].serial,
+                     r ? device_kind_name(r->kind) : "missing");
+        for (size_t k = 0; k < c.n; k++)
+            if (strcmp(c.device[k], cases[i].serial) == 0)
+                assert_int_equal(c.r[k].kind, cases[i].kind);
+        pvs_answer_free(&a);
+    }
 }
 
 static void readings_vars(void **state)
@@ -499,9 +795,8 @@ static void pins(void **state)
 static void overflowing_kw(void **state)
 {
     (void)state;
-    static const char body[] =
-        "{\"devices\":[{\"DEVICE_TYPE\":\"Inverter\",\"SERIAL\":\"E1\","
-        "\"p_3phsum_kw\":\"1e307\",\"ltea_3phsum_kwh\":\"12.5\"}]}";
+    static const char body[] = "{\"devices\":[{\"DEVICE_TYPE\":\"Inverter\",\"SERIAL\":\"E1\","
+                               "\"p_3phsum_kw\":\"1e307\",\"ltea_3phsum_kwh\":\"12.5\"}]}";
     struct pvs_answer a = {0};
     assert_int_equal(pvs_parse_devicelist(body, sizeof body - 1, &a), 0);
     assert_int_equal(a.n, 1);
@@ -526,6 +821,11 @@ int main(void)
         cmocka_unit_test(odd_entries),
         cmocka_unit_test(readings_devicelist),
         cmocka_unit_test(readings_vars),
+        cmocka_unit_test(readings_kinds),
+        cmocka_unit_test(meter_kinds),
+        cmocka_unit_test(subtypes),
+        cmocka_unit_test(vars_shapes),
+        cmocka_unit_test(sw_rev),
         cmocka_unit_test(urls),
         cmocka_unit_test(pins),
         cmocka_unit_test(overflowing_kw),
