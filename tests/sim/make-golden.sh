@@ -14,8 +14,9 @@ mkdir -p "$out/golden"
     --truth-intervals "$out/sample-day.intervals.csv" \
     --poll "$out/sample-day.poll.jsonl" --poll-interval 30
 
-while read -r name args; do
+while read -r name line; do
     case $name in ''|'#'*) continue ;; esac
+    args=${line%%|*} # after " | ": the replay options the truth assumes, not the simulator's
     extra=()
     if [[ " $args " == *" --poll-interval "* ]]; then
         extra=(--poll "$out/golden/$name.poll.jsonl")

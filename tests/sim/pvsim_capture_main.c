@@ -15,9 +15,9 @@
 static void usage(FILE *fp)
 {
     fputs("usage: pvsim_capture [options] -o OUT.pcap\n"
-          "Simulates one SunPower site (supervisor, inverters, net meter `...c`, production\n"
-          "meter `...p`, sun, clouds, household) and writes the supervisor's HTTP uploads as a\n"
-          "capture, plus the ground truth computed by the simulator's own code.\n"
+          "Simulates one SunPower site (supervisor, inverters, consumption meter `...c`,\n"
+          "production meter `...p`, sun, clouds, household) and writes the supervisor's HTTP\n"
+          "uploads as a capture, plus the ground truth computed by the simulator's own code.\n"
           "\n"
           "site and day:\n"
           "  --seed N              seed of everything random (default 1)\n"
@@ -33,9 +33,16 @@ static void usage(FILE *fp)
           "                        later in large bodies, shuffled, some sent twice\n"
           "  --backlog-chunk N     intervals per backlog body (default 48)\n"
           "  --missing P           probability a device's record is never sent\n"
-          "  --meter-reset HH:MM   the net meter's counters restart at 0 then (first day, UTC)\n"
+          "  --meter-reset HH:MM   the c meter's counters restart at 0 then (first day, UTC)\n"
           "  --lost-reply P        probability the collector never answers (the body is re-sent)\n"
           "  --crlf                body lines end with CRLF\n"
+          "metering topology:\n"
+          "  --ct net|gross|none   the consumption meter's CTs: on the grid (default), around\n"
+          "                        the house's loads, or never fitted (the meter reads 0)\n"
+          "  --production-cts F    the production meter reads F (0.5..1.5) x the inverters\n"
+          "                        (default 0.98); 0: no production CTs (it reads 0)\n"
+          "  --truth-production auto|meter|inverters\n"
+          "                        the site.production the truth assumes (default inverters)\n"
           "transport:\n"
           "  --segment N           TCP payload bytes per segment (default 1460; 1440 with --ipv6)\n"
           "  --reorder P           probability two adjacent segments swap\n"
@@ -159,8 +166,9 @@ static int add_boundary(void *ctx, int64_t b_s, double v)
     return truth_series_add(c->s, c->device, c->q, c->monotonic, b_s, v);
 }
 
-/* Polls every interval_s over [start, end): the WattNode (net meter) and, on a
- * string-inverter site, the SunSpec inverter. */
+/* Polls every interval_s over [start, end): the WattNode (the consumption
+ * meter, reading what its CTs see: the grid, the house, or 0 without CTs)
+ * and, on a string-inverter site, the SunSpec inverter. */
 static int write_poll(struct site_model *m, const char *path, int64_t start_s, int64_t end_s, long interval_s,
                       struct truth_series *series, int64_t max_gap_s)
 {
@@ -179,18 +187,24 @@ static int write_poll(struct site_model *m, const char *path, int64_t start_s, i
         site_model_at(m, t, &s);
         char iso[32], pw[32], net_kWh[32], imp[32], exp_[32], volt[32], hz[32];
         truth_format_iso(iso, sizeof(iso), t);
-        format_f32(pw, sizeof(pw), s.net_W);
-        format_f32(net_kWh, sizeof(net_kWh), s.net_lifetime_kWh);
-        format_f32(imp, sizeof(imp), s.import_lifetime_kWh);
-        format_f32(exp_, sizeof(exp_), s.export_lifetime_kWh);
+        format_f32(pw, sizeof(pw), s.cmeter_W);
+        format_f32(net_kWh, sizeof(net_kWh), s.cmeter_lifetime_kWh);
+        format_f32(imp, sizeof(imp), s.cmeter_import_kWh);
+        format_f32(exp_, sizeof(exp_), s.cmeter_export_kWh);
         format_f32(volt, sizeof(volt), s.voltage_V);
         format_f32(hz, sizeof(hz), s.frequency_Hz);
+        /* a WattNode around the house's loads is polled with role "consumption" */
+        bool gross = cfg->consumption_ct == SITE_CT_GROSS;
         fprintf(fp,
-                "{\"device\":\"wattnode\",\"address\":1,\"time\":\"%s\",\"serial\":\"%u\",\"power_W\":%s,"
+                "{\"device\":\"wattnode\",\"address\":1,%s\"time\":\"%s\",\"serial\":\"%u\","
+                "\"power_W\":%s,"
                 "\"energy_net_lifetime_kWh\":%s,\"energy_import_lifetime_kWh\":%s,"
                 "\"energy_export_lifetime_kWh\":%s,\"voltage_V\":%s,\"frequency_Hz\":%s}\n",
-                iso, site_model_wattnode_serial(m), pw, net_kWh, imp, exp_, volt, hz);
-        if (poll_log_add(&net, t, net_kWh) < 0)
+                gross ? "\"role\":\"consumption\"," : "", iso, site_model_wattnode_serial(m), pw,
+                net_kWh, imp, exp_, volt, hz);
+        /* a WattNode without CTs reads 0 and 0: it enters nothing */
+        if (!truth_meter_not_installed(strtod(net_kWh, NULL), strtod(pw, NULL)) &&
+            poll_log_add(&net, t, net_kWh) < 0)
             rc = -1;
         if (cfg->string_inverter && rc == 0) {
             struct site_inverter inv;
@@ -208,8 +222,11 @@ static int write_poll(struct site_model *m, const char *path, int64_t start_s, i
                 rc = -1;
         }
     }
-    if (rc == 0) {
-        struct boundary_ctx c1 = {series, "wattnode@1", TRUTH_NET, false};
+    enum truth_cmeter kind = truth_series_topology(series)->cmeter;
+    if (rc == 0 && kind != TRUTH_CMETER_NONE) {
+        bool as_net = kind == TRUTH_CMETER_NET;
+        struct boundary_ctx c1 = {series, "wattnode@1", as_net ? TRUTH_NET : TRUTH_CONSUMPTION,
+                                  !as_net};
         rc = truth_poll_boundaries(net.t, net.v, net.n, max_gap_s, add_boundary, &c1);
     }
     if (rc == 0 && prod.n) {
@@ -232,7 +249,19 @@ enum {
     OPT_OUTAGE, OPT_BACKLOG_CHUNK, OPT_MISSING, OPT_METER_RESET, OPT_LOST, OPT_CRLF, OPT_SEGMENT, OPT_REORDER,
     OPT_DUP, OPT_OVERLAP, OPT_KEEPALIVE, OPT_CHUNKED, OPT_CHUNK_SIZE, OPT_VLAN, OPT_QINQ, OPT_SVLAN, OPT_IPV6,
     OPT_BACKGROUND, OPT_PCAPNG, OPT_TRUTH_REC, OPT_TRUTH_INT, OPT_POLL, OPT_POLL_INT, OPT_MAX_POWER, OPT_MAX_GAP,
+    OPT_CT, OPT_PRODUCTION_CTS, OPT_TRUTH_PRODUCTION,
 };
+
+/* The index of s in the NULL-terminated names, or -1. */
+static int parse_choice(const char *s, const char *const *names, int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    return -1;
+}
 
 int main(int argc, char **argv)
 {
@@ -252,6 +281,9 @@ int main(int argc, char **argv)
         {"meter-reset", required_argument, NULL, OPT_METER_RESET},
         {"lost-reply", required_argument, NULL, OPT_LOST},
         {"crlf", no_argument, NULL, OPT_CRLF},
+        {"ct", required_argument, NULL, OPT_CT},
+        {"production-cts", required_argument, NULL, OPT_PRODUCTION_CTS},
+        {"truth-production", required_argument, NULL, OPT_TRUTH_PRODUCTION},
         {"segment", required_argument, NULL, OPT_SEGMENT},
         {"reorder", required_argument, NULL, OPT_REORDER},
         {"dup", required_argument, NULL, OPT_DUP},
@@ -287,6 +319,11 @@ int main(int argc, char **argv)
     double hours = 0, start_hour = 0, max_power = 100.0;
     int64_t outage_a = -1, outage_b = -1, reset_at = -1;
     bool quiet = false, qinq = false;
+    /* the truth takes the consumption meter as what its CTs are */
+    static const char *const ct_names[] = {"net", "gross", "none", NULL};              /* enum site_ct */
+    static const char *const prod_names[] = {"inverters", "meter", "auto", NULL};      /* enum truth_production */
+    struct truth_topology topo = {TRUTH_CMETER_NET, TRUTH_PROD_INVERTERS};
+    int choice = 0;
     int c;
     long l;
     while ((c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
@@ -349,6 +386,20 @@ int main(int argc, char **argv)
             break;
         case OPT_CRLF:
             so.crlf = true;
+            break;
+        case OPT_CT:
+            bad = parse_choice(optarg, ct_names, &choice);
+            sc.consumption_ct = (enum site_ct)choice; /* the names are in both enums' order */
+            topo.cmeter = (enum truth_cmeter)choice;
+            break;
+        case OPT_PRODUCTION_CTS:
+            /* 0 (not fitted) or a plausible CT error around 1 */
+            bad = parse_double(optarg, 0, 1.5, &sc.production_ct_factor) ||
+                  (sc.production_ct_factor > 0 && sc.production_ct_factor < 0.5);
+            break;
+        case OPT_TRUTH_PRODUCTION:
+            bad = parse_choice(optarg, prod_names, &choice);
+            topo.production = (enum truth_production)choice;
             break;
         case OPT_SEGMENT:
             bad = parse_int(optarg, 16, 1460, &l);
@@ -472,6 +523,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "pvsim_capture: out of memory\n");
         goto done;
     }
+    truth_series_set_topology(sniff, &topo);
+    truth_series_set_topology(polls, &topo);
     sup = site_supervisor_new(m, &so);
     if (!sup) {
         fprintf(stderr, "pvsim_capture: out of memory\n");

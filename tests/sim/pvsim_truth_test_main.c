@@ -39,8 +39,10 @@ static void check(const char *name, const char *got, const char *want)
     failures++;
 }
 
-/* Feeds the table in the given order and in reverse: the result depends only on the set. */
-static void table(const char *name, const struct obs *o, size_t n, const char *want, size_t want_conflicts)
+/* Feeds the table in the given order and in reverse: the result depends only on the set.
+ * topo NULL: the default topology (net meters, production from the inverters). */
+static void table_topo(const char *name, const struct truth_topology *topo, const struct obs *o,
+                       size_t n, const char *want, size_t want_conflicts)
 {
     for (int pass = 0; pass < 2; pass++) {
         struct truth_series *s = truth_series_new("sniff", 100.0);
@@ -48,6 +50,8 @@ static void table(const char *name, const struct obs *o, size_t n, const char *w
             failures++;
             return;
         }
+        if (topo)
+            truth_series_set_topology(s, topo);
         for (size_t i = 0; i < n; i++) {
             const struct obs *x = &o[pass ? n - 1 - i : i];
             truth_series_add(s, x->device, x->q, x->monotonic, x->t, x->kWh);
@@ -63,6 +67,12 @@ static void table(const char *name, const struct obs *o, size_t n, const char *w
         free(got);
         truth_series_free(s);
     }
+}
+
+static void table(const char *name, const struct obs *o, size_t n, const char *want,
+                  size_t want_conflicts)
+{
+    table_topo(name, NULL, o, n, want, want_conflicts);
 }
 
 #define HDR "interval_end,source,production_wh,net_wh,consumption_wh,flags\n"
@@ -142,6 +152,121 @@ static void test_tables(void)
           HDR "2017-06-07T16:05:00Z,sniff,0.1,-0.1,0.0,\n"
               "2017-06-07T16:10:00Z,sniff,,0.0,,\n",
           0);
+}
+
+#define CONS(t, v) {"metc", TRUTH_CONSUMPTION, true, B(t), v}
+#define PMET(t, v) {"metp", TRUTH_PRODUCTION_METER, true, B(t), v}
+
+/* Gross meters and production meters, each worked out by hand. */
+static void test_topologies(void)
+{
+    static const struct truth_topology gross = {TRUTH_CMETER_GROSS, TRUTH_PROD_INVERTERS};
+    /* cons 20.0 - prod 12.3 = 7.7; 10.0 - 12.7 = -2.7; no production: no net; a gross
+     * counter going down is a reset */
+    static const struct obs g[] = {INV(1600, 10.0),    INV(1605, 10.0123),  INV(1610, 10.0250),
+                                   CONS(1600, 500.0),  CONS(1605, 500.02),  CONS(1610, 500.03),
+                                   CONS(1615, 500.035), CONS(1620, 499.0)};
+    table_topo("gross: consumption = the meter's deltas, net = consumption - production", &gross, g,
+               8,
+               HDR "2017-06-07T16:05:00Z,sniff,12.3,7.7,20.0,\n"
+                   "2017-06-07T16:10:00Z,sniff,12.7,-2.7,10.0,\n"
+                   "2017-06-07T16:15:00Z,sniff,,,5.0,\n"
+                   "2017-06-07T16:20:00Z,sniff,,,0.0,counter_reset\n",
+               0);
+
+    /* inverters 12.3 Wh, the production meter 12.0 Wh, net -9.9 Wh */
+    static const struct obs pm[] = {INV(1600, 10.0), INV(1605, 10.0123), PMET(1600, 8.0),
+                                    PMET(1605, 8.012), NET(1600, 50.0), NET(1605, 49.9901)};
+    static const struct truth_topology inv = {TRUTH_CMETER_NET, TRUTH_PROD_INVERTERS};
+    static const struct truth_topology meter = {TRUTH_CMETER_NET, TRUTH_PROD_METER};
+    static const struct truth_topology aut = {TRUTH_CMETER_NET, TRUTH_PROD_AUTO};
+    table_topo("production inverters: the meter is ignored", &inv, pm, 6,
+               HDR "2017-06-07T16:05:00Z,sniff,12.3,-9.9,2.4,\n", 0);
+    table_topo("production meter: consumption = meter + net", &meter, pm, 6,
+               HDR "2017-06-07T16:05:00Z,sniff,12.0,-9.9,2.1,\n", 0);
+    table_topo("production auto with a meter: the meter", &aut, pm, 6,
+               HDR "2017-06-07T16:05:00Z,sniff,12.0,-9.9,2.1,\n", 0);
+    static const struct obs no_pm[] = {INV(1600, 10.0), INV(1605, 10.0123), NET(1600, 50.0),
+                                       NET(1605, 49.9901)};
+    table_topo("production auto, no meter in the series: the inverters", &aut, no_pm, 4,
+               HDR "2017-06-07T16:05:00Z,sniff,12.3,-9.9,2.4,\n", 0);
+    table_topo("production meter, no meter in the series: no production, no consumption", &meter,
+               no_pm, 4, HDR "2017-06-07T16:05:00Z,sniff,,-9.9,,\n", 0);
+
+    static const struct truth_topology gross_auto = {TRUTH_CMETER_GROSS, TRUTH_PROD_AUTO};
+    static const struct obs gp[] = {INV(1600, 10.0),  INV(1605, 10.0123), PMET(1600, 8.0),
+                                    PMET(1605, 8.012), CONS(1600, 500.0), CONS(1605, 500.02)};
+    table_topo("gross and production meter: net = 20.0 - 12.0", &gross_auto, gp, 6,
+               HDR "2017-06-07T16:05:00Z,sniff,12.0,8.0,20.0,\n", 0);
+}
+
+static void set_rec(struct sim_record *rec, int msg, const char *const *f, int n)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->msg = msg;
+    for (int i = 0; i < n; i++)
+        snprintf(rec->f[rec->nf++], SIM_REC_FIELD_LEN, "%s", f[i]);
+}
+
+/* One request: an inverter's 130 and the c and p meters' 140 at 16:00 and 16:05
+ * (lifetime, power as the body carries them), through truth_add_request(). */
+static void request_case(const char *name, const struct truth_topology *topo, const char *c0,
+                         const char *cw0, const char *c1, const char *cw1, const char *p0,
+                         const char *p1, const char *want)
+{
+    const char *t[2] = {"20170607160000", "20170607160500"};
+    const char *inv[2] = {"10.0", "10.0123"}, *cl[2] = {c0, c1}, *cw[2] = {cw0, cw1};
+    /* the p meter's power: 0 exactly when its counter is 0 (no CTs) */
+    const char *pl[2] = {p0, p1};
+    const char *pw[2] = {strcmp(p0, "0") ? "0.1" : "0", strcmp(p1, "0") ? "0.1" : "0"};
+    struct sim_record recs[6];
+    for (int i = 0; i < 2; i++) {
+        const char *f130[] = {t[i], "414051708000326", "AC_Module_Type_C", "", inv[i], "0.1"};
+        const char *f140c[] = {t[i], "PVS5M562239c", "PVS5M0400c", "100", cl[i], cw[i]};
+        const char *f140p[] = {t[i], "PVS5M562239p", "PVS5M0400p", "50", pl[i], pw[i]};
+        set_rec(&recs[3 * i], 130, f130, 6);
+        set_rec(&recs[3 * i + 1], 140, f140c, 6);
+        set_rec(&recs[3 * i + 2], 140, f140p, 6);
+    }
+    struct sim_request r = {0};
+    r.recs = recs;
+    r.n = 6;
+    struct truth_series *s = truth_series_new("sniff", 100.0);
+    if (!s) {
+        failures++;
+        return;
+    }
+    truth_series_set_topology(s, topo);
+    truth_add_request(s, &r);
+    char *got = csv_of(&s, 1);
+    check(name, got, want);
+    free(got);
+    truth_series_free(s);
+}
+
+static void test_request_topologies(void)
+{
+    static const struct truth_topology net_inv = {TRUTH_CMETER_NET, TRUTH_PROD_INVERTERS};
+    static const struct truth_topology net_auto = {TRUTH_CMETER_NET, TRUTH_PROD_AUTO};
+    static const struct truth_topology gross_auto = {TRUTH_CMETER_GROSS, TRUTH_PROD_AUTO};
+    static const struct truth_topology none_auto = {TRUTH_CMETER_NONE, TRUTH_PROD_AUTO};
+    request_case("records, net + inverters: 130 -> production, 140 c -> net, p ignored", &net_inv,
+                 "50.0", "0.1", "49.9901", "-0.1", "8.0", "8.012",
+                 HDR "2017-06-07T16:05:00Z,sniff,12.3,-9.9,2.4,\n");
+    request_case("records, net + auto: the live p meter is production", &net_auto, "50.0", "0.1",
+                 "49.9901", "-0.1", "8.0", "8.012",
+                 HDR "2017-06-07T16:05:00Z,sniff,12.0,-9.9,2.1,\n");
+    request_case("records, gross + auto: 140 c is consumption", &gross_auto, "500.0", "0.2",
+                 "500.02", "0.2", "8.0", "8.012",
+                 HDR "2017-06-07T16:05:00Z,sniff,12.0,8.0,20.0,\n");
+    request_case("records, none: the c meter enters nothing", &none_auto, "50.0", "0.1", "49.9901",
+                 "-0.1", "8.0", "8.012", HDR "2017-06-07T16:05:00Z,sniff,12.0,,,\n");
+    request_case("records, meters without CTs (0 and 0) enter nothing: auto -> inverters",
+                 &net_auto, "0", "0", "0", "0", "0", "0",
+                 HDR "2017-06-07T16:05:00Z,sniff,12.3,,,\n");
+    request_case("records, a counter at 0 with power (a reset meter) still counts", &net_inv, "0",
+                 "0.5", "0.01", "0.1", "0", "0",
+                 HDR "2017-06-07T16:05:00Z,sniff,12.3,10.0,22.3,\n");
 }
 
 static void test_format(void)
@@ -266,6 +391,8 @@ static void test_records(void)
 int main(void)
 {
     test_tables();
+    test_topologies();
+    test_request_topologies();
     test_format();
     test_poll_boundaries();
     test_merge();

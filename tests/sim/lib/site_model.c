@@ -25,7 +25,7 @@ struct site_model {
     double life0_kWh[SITE_MAX_INVERTERS];
     char inv_serial[SITE_MAX_INVERTERS][24];
     double total_peak_W;
-    double net0_kWh, import0_kWh, export0_kWh, prodmeter0_kWh;
+    double net0_kWh, import0_kWh, export0_kWh, prodmeter0_kWh, load0_kWh;
     char sup_serial[24], meter_c[24], meter_p[24];
     uint32_t wattnode_serial;
     /* integration cursor: counters at knot k */
@@ -68,6 +68,8 @@ void site_config_defaults(struct site_config *cfg)
     cfg->micro_peak_W = 300.0;
     cfg->string_peak_W = 5000.0;
     cfg->meter_reset_s = -1;
+    cfg->consumption_ct = SITE_CT_NET;
+    cfg->production_ct_factor = 0.98;
 }
 
 static double clampd(double x, double lo, double hi)
@@ -247,7 +249,8 @@ struct site_model *site_model_new(const struct site_config *cfg)
     double sum0 = 0;
     for (int i = 0; i < m->n_inv; i++)
         sum0 += m->life0_kWh[i];
-    m->prodmeter0_kWh = sum0 * 0.98;
+    m->prodmeter0_kWh = sum0 * cfg->production_ct_factor;
+    m->load0_kWh = 12000.0 + 9000.0 * site_unit(s, 6, 53);
     unsigned sv = (unsigned)(site_unit(s, 3, 59) * 1e6);
     snprintf(m->sup_serial, sizeof(m->sup_serial), "ZT1702850%06uC0308", sv);
     unsigned ms = (unsigned)(site_unit(s, 4, 59) * 1e6);
@@ -305,18 +308,38 @@ void site_model_at(struct site_model *m, int64_t t_s, struct site_snapshot *out)
                   (household_W(m, t_s - t_s % KNOT_S + KNOT_S) - household_W(m, t_s - t_s % KNOT_S)) *
                       (double)(t_s % KNOT_S) / KNOT_S;
     out->net_W = out->load_W - out->production_W;
-    double imp = c->import_Wh, exp_ = c->export_Wh;
-    double i0 = m->import0_kWh, e0 = m->export0_kWh;
+    double imp = c->import_Wh, exp_ = c->export_Wh, load = c->load_Wh;
+    double i0 = m->import0_kWh, e0 = m->export0_kWh, l0 = m->load0_kWh;
     if (m->cfg.meter_reset_s >= 0 && t_s >= m->cfg.meter_reset_s) {
         /* a replaced or reset meter starts again from zero */
         imp -= m->at_reset.import_Wh;
         exp_ -= m->at_reset.export_Wh;
-        i0 = e0 = 0.0;
+        load -= m->at_reset.load_Wh;
+        i0 = e0 = l0 = 0.0;
     }
     out->import_lifetime_kWh = i0 + imp / 1000.0;
     out->export_lifetime_kWh = e0 + exp_ / 1000.0;
     out->net_lifetime_kWh = out->import_lifetime_kWh - out->export_lifetime_kWh;
-    out->prod_meter_lifetime_kWh = m->prodmeter0_kWh + 0.98 * c->unit_h * m->total_peak_W / 1000.0;
+    out->load_lifetime_kWh = l0 + load / 1000.0;
+    double factor = m->cfg.production_ct_factor;
+    out->prod_meter_lifetime_kWh =
+        m->prodmeter0_kWh + factor * c->unit_h * m->total_peak_W / 1000.0;
+    out->prod_meter_W = out->production_W * factor;
+    switch (m->cfg.consumption_ct) {
+    case SITE_CT_NET:
+        out->cmeter_W = out->net_W;
+        out->cmeter_lifetime_kWh = out->net_lifetime_kWh;
+        out->cmeter_import_kWh = out->import_lifetime_kWh;
+        out->cmeter_export_kWh = out->export_lifetime_kWh;
+        break;
+    case SITE_CT_GROSS: /* the house only: nothing ever flows out through these CTs */
+        out->cmeter_W = out->load_W;
+        out->cmeter_lifetime_kWh = out->cmeter_import_kWh = out->load_lifetime_kWh;
+        out->cmeter_export_kWh = 0.0;
+        break;
+    case SITE_CT_NONE:
+        break; /* memset above: 0 counter, 0 power */
+    }
     m->volt_V = 240.0 + 3.0 * (value_noise(m->cfg.seed, 61, t_s, 600) - 0.5) -
                 2.0 * out->load_W / 5000.0 + 1.5 * out->production_W / 5000.0;
     m->freq_Hz = 60.0 + 0.02 * (value_noise(m->cfg.seed, 67, t_s, 60) - 0.5);

@@ -7,6 +7,13 @@
 
 enum { SITE_MAX_INVERTERS = 64 };
 
+/* Where the consumption meter's (`...c`, the WattNode's) CTs sit. */
+enum site_ct {
+    SITE_CT_NET,   /* on the grid connection: import positive, export negative */
+    SITE_CT_GROSS, /* around the house's loads (solar tapped on the line side): never negative */
+    SITE_CT_NONE,  /* never fitted: the meter reads 0 counter and 0 power */
+};
+
 struct site_config {
     uint64_t seed;
     int64_t start_s;          /* UTC epoch of the first simulated instant (a day's 00:00) */
@@ -17,7 +24,10 @@ struct site_config {
     bool string_inverter;     /* one string inverter instead of microinverters */
     double micro_peak_W;      /* nameplate of one microinverter (~300 W) */
     double string_peak_W;     /* nameplate of the string inverter */
-    int64_t meter_reset_s;    /* the net meter's counters restart at 0 here; -1: never */
+    int64_t meter_reset_s;    /* the consumption meter's counters restart at 0 here; -1: never */
+    enum site_ct consumption_ct;
+    /* the production meter reads this x the inverters; 0: no CTs (it reads 0) */
+    double production_ct_factor;
 };
 
 void site_config_defaults(struct site_config *cfg);
@@ -44,8 +54,13 @@ struct site_snapshot {
     double net_lifetime_kWh;      /* import - export: goes down while exporting */
     double import_lifetime_kWh;
     double export_lifetime_kWh;
+    double load_lifetime_kWh; /* the house's own consumption counter */
+    /* The consumption meter `...c` (the WattNode) as its CTs see the site:
+     * net (= the net_* above), gross (the house) or none (all 0). */
+    double cmeter_W, cmeter_lifetime_kWh, cmeter_import_kWh, cmeter_export_kWh;
     /* The production meter `...p`: its own (slightly different) reading of production. */
     double prod_meter_lifetime_kWh;
+    double prod_meter_W;
     double voltage_V, frequency_Hz;
 };
 

@@ -194,16 +194,19 @@ static int add_interval_records(struct site_supervisor *s, struct sim_request *r
         rec_str(rec, "0");
     }
     (void)cfg;
+    /* A meter without CTs still sends its 140, every value 0 (power factor 1),
+     * and no 141: what a real PVS5 did for its uninstalled production CTs. */
+    bool c_cts = cfg->consumption_ct != SITE_CT_NONE, p_cts = cfg->production_ct_factor > 0;
     for (int pass = 0; pass < 2; pass++) { /* 140 c, 140 p */
         bool net = pass == 0;
         if (rng_unit(&s->rng) < s->o.missing)
             continue;
-        double life = net ? now.net_lifetime_kWh : now.prod_meter_lifetime_kWh;
-        double life_prev = net ? prev.net_lifetime_kWh : prev.prod_meter_lifetime_kWh;
+        double life = net ? now.cmeter_lifetime_kWh : now.prod_meter_lifetime_kWh;
+        double life_prev = net ? prev.cmeter_lifetime_kWh : prev.prod_meter_lifetime_kWh;
         double p_kW = (life - life_prev) * 3600.0 / SLOT_S;
         if (net && cfg->meter_reset_s > b_s - SLOT_S && cfg->meter_reset_s <= b_s)
-            p_kW = now.net_W / 1000.0; /* the counter restarted: the difference means nothing */
-        double q = net ? 0.25 + 0.3 * site_unit(cfg->seed, (uint64_t)b_s, 83) : 0.0;
+            p_kW = now.cmeter_W / 1000.0; /* the counter restarted: the difference means nothing */
+        double q = net && c_cts ? 0.25 + 0.3 * site_unit(cfg->seed, (uint64_t)b_s, 83) : 0.0;
         double sva = sqrt(p_kW * p_kW + q * q);
         struct sim_record *rec = req_add(r, 140);
         if (!rec)
@@ -222,9 +225,9 @@ static int add_interval_records(struct site_supervisor *s, struct sim_request *r
     }
     for (int pass = 0; pass < 2; pass++) { /* 141 c, 141 p: two legs of a split phase */
         bool net = pass == 0;
-        if (rng_unit(&s->rng) < s->o.missing)
+        if (rng_unit(&s->rng) < s->o.missing || !(net ? c_cts : p_cts))
             continue;
-        double p_kW = net ? now.net_W / 1000.0 : now.production_W * 0.98 / 1000.0;
+        double p_kW = net ? now.cmeter_W / 1000.0 : now.prod_meter_W / 1000.0;
         double v1 = now.voltage_V / 2.0 + 0.4, v2 = now.voltage_V / 2.0 - 0.4;
         double p1 = p_kW * 0.55, p2 = p_kW - p1;
         struct sim_record *rec = req_add(r, 141);

@@ -22,6 +22,7 @@ struct device {
 struct truth_series {
     char name[32];
     double max_power_kW;
+    struct truth_topology topo;
     struct device *dev;
     size_t n_dev, cap_dev;
     size_t conflicts;
@@ -62,6 +63,16 @@ void truth_series_free(struct truth_series *s)
 const char *truth_series_name(const struct truth_series *s)
 {
     return s->name;
+}
+
+void truth_series_set_topology(struct truth_series *s, const struct truth_topology *t)
+{
+    s->topo = *t;
+}
+
+const struct truth_topology *truth_series_topology(const struct truth_series *s)
+{
+    return &s->topo;
 }
 
 size_t truth_series_conflicts(const struct truth_series *s)
@@ -186,11 +197,20 @@ int truth_series_rows(struct truth_series *s, struct truth_row **rows, size_t *n
     struct contribs c = {0};
     *rows = NULL;
     *n = 0;
-    for (size_t i = 0; i < s->n_dev; i++)
+    /* one production source per series for the whole run */
+    bool meters = s->topo.production == TRUTH_PROD_METER;
+    if (s->topo.production == TRUTH_PROD_AUTO)
+        for (size_t i = 0; i < s->n_dev; i++)
+            meters = meters || (s->dev[i].q == TRUTH_PRODUCTION_METER && s->dev[i].n > 0);
+    for (size_t i = 0; i < s->n_dev; i++) {
+        enum truth_quantity q = s->dev[i].q;
+        if ((q == TRUTH_PRODUCTION && meters) || (q == TRUTH_PRODUCTION_METER && !meters))
+            continue;
         if (device_contribs(s, &s->dev[i], &c) < 0) {
             free(c.c);
             return -1;
         }
+    }
     qsort(c.c, c.n, sizeof(*c.c), cmp_contrib);
     struct truth_row *r = calloc(c.n ? c.n : 1, sizeof(*r));
     if (!r) {
@@ -205,12 +225,15 @@ int truth_series_rows(struct truth_series *s, struct truth_row **rows, size_t *n
         }
         struct truth_row *row = &r[m - 1];
         row->flags |= c.c[i].flags;
-        if (c.c[i].q == TRUTH_PRODUCTION) {
+        if (c.c[i].q == TRUTH_PRODUCTION || c.c[i].q == TRUTH_PRODUCTION_METER) {
             row->has_prod = true;
             row->prod_Wh += c.c[i].wh;
         } else if (c.c[i].q == TRUTH_NET) {
             row->has_net = true;
             row->net_Wh += c.c[i].wh;
+        } else if (c.c[i].q == TRUTH_CONSUMPTION) {
+            row->has_cons = true;
+            row->cons_Wh += c.c[i].wh;
         }
     }
     free(c.c);
@@ -312,7 +335,11 @@ int truth_write_csv(FILE *fp, struct truth_series **series, size_t n_series)
             truth_format_wh(p, sizeof(p), r->prod_Wh);
         if (r->has_net)
             truth_format_wh(nt, sizeof(nt), r->net_Wh);
-        if (r->has_prod && r->has_net)
+        else if (r->has_cons && r->has_prod)
+            truth_format_wh(nt, sizeof(nt), r->cons_Wh - r->prod_Wh);
+        if (r->has_cons)
+            truth_format_wh(c, sizeof(c), r->cons_Wh);
+        else if (r->has_prod && r->has_net)
             truth_format_wh(c, sizeof(c), r->prod_Wh + r->net_Wh);
         /* fixed order: interpolated;gap;counter_reset */
         static const struct {
@@ -440,8 +467,14 @@ int truth_write_records(FILE *fp, const struct sim_request *r)
     return ferror(fp) ? -1 : 0;
 }
 
+bool truth_meter_not_installed(double lifetime_kWh, double power)
+{
+    return lifetime_kWh == 0.0 && power == 0.0;
+}
+
 int truth_add_request(struct truth_series *sniff, const struct sim_request *r)
 {
+    const struct truth_topology *topo = &sniff->topo;
     for (size_t i = 0; i < r->n; i++) {
         const struct sim_record *rec = &r->recs[i];
         int64_t t;
@@ -457,10 +490,24 @@ int truth_add_request(struct truth_series *sniff, const struct sim_request *r)
         if (rec->msg == 130) {
             if (truth_series_add(sniff, rec->f[1], TRUTH_PRODUCTION, true, t, v) < 0)
                 return -1;
-        } else if (sl > 0 && rec->f[1][sl - 1] == 'c') {
-            if (truth_series_add(sniff, rec->f[1], TRUTH_NET, false, t, v) < 0)
-                return -1;
+            continue;
         }
+        double pw = rec->nf > 5 ? strtod(rec->f[5], NULL) : 0.0;
+        if (sl == 0 || truth_meter_not_installed(v, pw))
+            continue;
+        char suffix = rec->f[1][sl - 1];
+        enum truth_quantity q;
+        if (suffix == 'p')
+            q = TRUTH_PRODUCTION_METER;
+        else if (suffix == 'c' && topo->cmeter == TRUTH_CMETER_NET)
+            q = TRUTH_NET;
+        else if (suffix == 'c' && topo->cmeter == TRUTH_CMETER_GROSS)
+            q = TRUTH_CONSUMPTION;
+        else
+            continue;
+        /* only a net counter may go down; the others are lifetimes like an inverter's */
+        if (truth_series_add(sniff, rec->f[1], q, q != TRUTH_NET, t, v) < 0)
+            return -1;
     }
     return 0;
 }
