@@ -6,7 +6,7 @@ variables of 2025 firmware in both answer shapes, the firmware named when a
 supervisor answers no device; then the daemon storing a consumption meter.
 
 Real answers published by owners, when a directory of them is given
-(PVTAP_REALDATA, or a realdata/ folder under PVTAP_SHARED when that exists),
+(a folder named by PVTAP_REALDATA: tests/run-pvs-realdata.sh DIR),
 go through the same fake: every DeviceList (devicelist*.json) and varserver
 answer (varserver*.json, vars*.json) must print what pvs_expect.py works out
 from the file itself. Without them that part is skipped, never failed.
@@ -229,8 +229,6 @@ def daemon_flat(tmp, cert, key, pin):
 
 def realdata_dir():
     d = os.environ.get("PVTAP_REALDATA")
-    if not d and os.environ.get("PVTAP_SHARED"):
-        d = os.path.join(os.environ["PVTAP_SHARED"], "realdata")
     return d if d and os.path.isdir(d) else None
 
 

@@ -1,4 +1,4 @@
-/* Unit check, by hand: real supervisor answers (a directory in PVTAP_REALDATA) parse right. */
+/* Check, by hand (tests/run-pvs-realdata.sh): real supervisor answers (a directory in PVTAP_REALDATA) parse right. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
