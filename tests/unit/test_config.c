@@ -192,6 +192,41 @@ static void test_secret_never_in_errors(void **state)
     assert_non_null(strstr(err, "s.conf:6: mqtt.password: must be a string"));
 }
 
+/* Credentials inside URLs never reach an error or the dump (pvs-api refuses
+ * a user:pw@ URL, pvoutput keeps it; mqtt.host and http.listen may hold one
+ * by mistake). */
+static void test_url_credentials_never_printed(void **state)
+{
+    (void)state;
+    write_file("u1.conf", "sources = (\n  { type = \"pvs-api\";\n"
+                          "    url = \"http://ssm_owner:PVSPASSWORD1@172.27.153.1\"; }\n);\n"
+                          "http = {\n  listen = \"admin:HTTPPASSWORD2@0.0.0.0:8080\";\n};\n");
+    struct pvtap_config cfg;
+    char err[4096];
+    int rc = load_capture("u1.conf", &cfg, err, sizeof err);
+    pvtap_config_free(&cfg);
+    assert_int_equal(rc, PVTAP_ECONFIG);
+    assert_non_null(strstr(err, "u1.conf:3: sources.[0].url: \"http://***@172.27.153.1\""));
+    assert_non_null(strstr(err, "u1.conf:6: http.listen: \"***@0.0.0.0:8080\""));
+    assert_null(strstr(err, "PASSWORD"));
+
+    write_file("u2.conf", "pvoutput = { api_key = \"k\"; system_id = 5;\n"
+                          "  url = \"https://me:PVOPASSWORD3@pvo.example/r2/?key=PVOKEY4&x=1\"; };\n"
+                          "mqtt = { host = \"mqtt://u:MQTTPASSWORD5@broker\"; };\n");
+    rc = load_capture("u2.conf", &cfg, err, sizeof err);
+    assert_int_equal(rc, 0);
+    char dump[8192];
+    FILE *mem = fmemopen(dump, sizeof dump, "w");
+    assert_non_null(mem);
+    pvtap_config_dump(&cfg, mem);
+    fclose(mem);
+    pvtap_config_free(&cfg);
+    assert_non_null(strstr(dump, "url = \"https://***@pvo.example/r2/?key=***&x=1\""));
+    assert_non_null(strstr(dump, "host = \"mqtt://***@broker\""));
+    assert_null(strstr(dump, "PASSWORD"));
+    assert_null(strstr(dump, "PVOKEY4"));
+}
+
 static void test_http_listen_parse(void **state)
 {
     (void)state;
@@ -290,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_error_inside_include_names_included_file),
         cmocka_unit_test(test_valid_config_with_board_include),
         cmocka_unit_test(test_secret_never_in_errors),
+        cmocka_unit_test(test_url_credentials_never_printed),
         cmocka_unit_test(test_http_listen_parse),
         cmocka_unit_test(test_unreadable_file),
         cmocka_unit_test(test_port_resolution),
