@@ -30,7 +30,7 @@ expect_no_grep "$TMP/err" 'SECRET2' "secret not in errors"
 
 printf '@include "missing-board.conf"\n' >"$TMP/inc.conf"
 expect_rc 2 "missing include" -- "$PVTAP" config check -c "$TMP/inc.conf"
-expect_grep "$TMP/err" "inc.conf:1: syntax: .*include" "missing include named with file:line"
+expect_grep "$TMP/err" "inc.conf:1: @include \"missing-board.conf\" .*cannot read it" "missing include named with file:line"
 
 expect_rc 2 "unreadable config" -- "$PVTAP" config check -c "$TMP/nope.conf"
 expect_rc 2 "no action" -- "$PVTAP" config

@@ -71,7 +71,7 @@ static const struct broken_case broken_cases[] = {
      "broken.conf:2: site.timezone: unknown time zone \"Mars/Olympus\""},
     {"syntax-error", "site = {\n timezone = \"UTC\";\n max_power_kW = ;\n};\n", "broken.conf:3: syntax:"},
     {"missing-include", "site = { timezone = \"UTC\"; };\n@include \"no-such-board.conf\"\n",
-     "broken.conf:2: syntax:"},
+     "broken.conf:2: @include \"no-such-board.conf\""},
     {"sources-not-list", "sources = { type = \"sniff\"; };\n", "broken.conf:1: sources: must be a list"},
     {"source-without-type", "sources = (\n  { name = \"x\"; }\n);\n",
      "broken.conf:2: sources.[0].type: missing (required)"},
@@ -87,6 +87,17 @@ static const struct broken_case broken_cases[] = {
      "pvoutput = { api_key = \"k\"; system_id = 5;\n retry_min_s = 60;\n retry_max_s = 10; };\n",
      "broken.conf:3: pvoutput.retry_max_s: must be at least retry_min_s (60)"},
     {"mqtt-port-range", "mqtt = {\n  port = 70000;\n};\n", "broken.conf:2: mqtt.port: 70000 is out of range"},
+    /* libconfig 1.5 alone wraps these modulo 2^32: to 1883, 1881 and 1. */
+    {"int-wraps-to-valid", "mqtt = {\n  port = 4294969179;\n};\n",
+     "broken.conf:2: mqtt.port: 4294969179 is out of range 1..65535"},
+    {"hex-wraps-to-valid", "mqtt = {\n  port = 0x100000759;\n};\n",
+     "broken.conf:2: mqtt.port: 4294969177 is out of range 1..65535"},
+    {"negative-wraps-to-valid", "pvoutput = { api_key = \"k\";\n  system_id = -4294967295; };\n",
+     "broken.conf:2: pvoutput.system_id: -4294967295 is out of range 1..100000000"},
+    {"int-beyond-64-bits", "pvoutput = { api_key = \"k\";\n\n  system_id = 99999999999999999999; };\n",
+     "broken.conf:3: system_id: 99999999999999999999 is beyond the 64-bit integer range"},
+    {"int64-suffix-beyond-64-bits", "mqtt = {\n  port = 9223372036854775808L;\n};\n",
+     "broken.conf:2: port: 9223372036854775808 is beyond the 64-bit integer range"},
     {"mqtt-wildcard-topic", "mqtt = {\n  topic = \"a/#\";\n};\n", "broken.conf:2: mqtt.topic: must be"},
     {"http-bad-listen", "http = {\n  listen = \"everywhere\";\n};\n",
      "broken.conf:2: http.listen: \"everywhere\" is not ADDRESS:PORT"},
@@ -190,6 +201,14 @@ static void test_secret_never_in_errors(void **state)
     assert_null(strstr(err, "TOPSECRET"));
     assert_null(strstr(err, "424242"));
     assert_non_null(strstr(err, "s.conf:6: mqtt.password: must be a string"));
+
+    /* Nor when it is a number too big for any integer. */
+    write_file("s2.conf", "mqtt = {\n  password = 123456789012345678901234;\n};\n");
+    rc = load_capture("s2.conf", &cfg, err, sizeof err);
+    pvtap_config_free(&cfg);
+    assert_int_equal(rc, PVTAP_ECONFIG);
+    assert_null(strstr(err, "123456789012345678901234"));
+    assert_non_null(strstr(err, "s2.conf:2: password: the integer is beyond the 64-bit range"));
 }
 
 /* Credentials inside URLs never reach an error or the dump (pvs-api refuses
