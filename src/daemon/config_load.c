@@ -216,6 +216,10 @@ static int load_sources(struct pvtap_config *cfg)
     int n = config_setting_length(list);
     if (n == 0)
         return 0;
+    if (n > PVTAP_MAX_SOURCES) {
+        cfg_error(list, NULL, "%d sources: at most %d", n, PVTAP_MAX_SOURCES);
+        return PVTAP_ECONFIG;
+    }
     cfg->sources = calloc((size_t)n, sizeof *cfg->sources);
     if (!cfg->sources)
         return PVTAP_ENOMEM;

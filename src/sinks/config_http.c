@@ -85,7 +85,9 @@ static int http_create(struct sink *sink, const config_setting_t *g)
 static void http_dump(const struct sink *sink, FILE *out)
 {
     const struct http_config *c = &((const struct http_sink *)sink->priv)->c;
-    fprintf(out, "  listen = \"%s\";\n", c->listen);
+    char shown[URL_SHOWN_SIZE];
+    url_redact(c->listen, shown, sizeof shown);
+    fprintf(out, "  listen = \"%s\";\n", shown);
 }
 
 #if PVTAP_HAVE_MICROHTTPD

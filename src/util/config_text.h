@@ -5,8 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Bounds on what a config may make pvtap read: a real one is a few KiB, and
- * libconfig needs ~100 bytes of memory per byte of text. */
+/* Bounds on what a config may make pvtap read: a real one is a few KiB. */
 enum {
     CFG_FILE_MAX_BYTES = 1024 * 1024,     /* one file (the top one or an include) */
     CFG_TEXT_MAX_BYTES = 2 * 1024 * 1024, /* everything, includes expanded */

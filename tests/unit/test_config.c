@@ -246,6 +246,34 @@ static void test_url_credentials_never_printed(void **state)
     assert_null(strstr(dump, "PVOKEY4"));
 }
 
+/* More sources than any site has are refused before any is created. */
+static void test_source_count_bound(void **state)
+{
+    (void)state;
+    for (int n = PVTAP_MAX_SOURCES; n <= PVTAP_MAX_SOURCES + 1; n++) {
+        static char text[16384];
+        size_t used = (size_t)snprintf(text, sizeof text, "sources = (\n");
+        for (int i = 0; i < n; i++)
+            used += (size_t)snprintf(text + used, sizeof text - used,
+                                     "  { type = \"sniff\"; file = \"/dev/null\"; name = \"s%d\"; }%s\n",
+                                     i, i + 1 < n ? "," : "");
+        snprintf(text + used, sizeof text - used, ");\n");
+        write_file("many.conf", text);
+        struct pvtap_config cfg;
+        char err[4096];
+        int rc = load_capture("many.conf", &cfg, err, sizeof err);
+        pvtap_config_free(&cfg);
+        if (n == PVTAP_MAX_SOURCES) {
+            if (rc != 0)
+                print_error("%s\n", err);
+            assert_int_equal(rc, 0);
+        } else {
+            assert_int_equal(rc, PVTAP_ECONFIG);
+            assert_non_null(strstr(err, "many.conf:1: sources: 65 sources: at most 64"));
+        }
+    }
+}
+
 static void test_http_listen_parse(void **state)
 {
     (void)state;
@@ -345,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_valid_config_with_board_include),
         cmocka_unit_test(test_secret_never_in_errors),
         cmocka_unit_test(test_url_credentials_never_printed),
+        cmocka_unit_test(test_source_count_bound),
         cmocka_unit_test(test_http_listen_parse),
         cmocka_unit_test(test_unreadable_file),
         cmocka_unit_test(test_port_resolution),
