@@ -244,6 +244,19 @@ static void test_url_credentials_never_printed(void **state)
     assert_non_null(strstr(dump, "host = \"mqtt://***@broker\""));
     assert_null(strstr(dump, "PASSWORD"));
     assert_null(strstr(dump, "PVOKEY4"));
+
+    /* A source's own keys are dumped generically: its host too. */
+    write_file("u3.conf", "sources = (\n  { type = \"sunspec\"; host = \"admin:HOSTPASSWORD6@192.0.2.10\"; "
+                          "unit = 126; }\n);\n");
+    rc = load_capture("u3.conf", &cfg, err, sizeof err);
+    assert_int_equal(rc, 0);
+    mem = fmemopen(dump, sizeof dump, "w");
+    assert_non_null(mem);
+    pvtap_config_dump(&cfg, mem);
+    fclose(mem);
+    pvtap_config_free(&cfg);
+    assert_non_null(strstr(dump, "host = \"***@192.0.2.10\""));
+    assert_null(strstr(dump, "PASSWORD"));
 }
 
 /* More sources than any site has are refused before any is created. */
