@@ -63,8 +63,7 @@ void serial_config_describe(const struct serial_config *sc, char *out, size_t ou
         char host[URL_SHOWN_SIZE];
         url_redact(sc->host, host, sizeof host); /* a "user:pw@host" by mistake */
         snprintf(out, out_size, "%s:%d", host, sc->tcp_port);
-    }
-    else
+    } else
         snprintf(out, out_size, "%s at %d 8%c1", sc->port, sc->baud, sc->parity);
 }
 
