@@ -94,6 +94,9 @@ static const struct broken_case broken_cases[] = {
      "broken.conf:2: mqtt.port: 4294969177 is out of range 1..65535"},
     {"negative-wraps-to-valid", "pvoutput = { api_key = \"k\";\n  system_id = -4294967295; };\n",
      "broken.conf:2: pvoutput.system_id: -4294967295 is out of range 1..100000000"},
+    {"sniff-field-index-wraps",
+     "sources = ( { type = \"sniff\"; file = \"/dev/null\";\n  fields_130 = {\n power_kW = 4294967301; }; } );\n",
+     "broken.conf:3: sources.[0].fields_130.power_kW: 4294967301 is out of range 0..63"},
     {"int-beyond-64-bits", "pvoutput = { api_key = \"k\";\n\n  system_id = 99999999999999999999; };\n",
      "broken.conf:3: system_id: 99999999999999999999 is beyond the 64-bit integer range"},
     {"int64-suffix-beyond-64-bits", "mqtt = {\n  port = 9223372036854775808L;\n};\n",
@@ -259,6 +262,29 @@ static void test_url_credentials_never_printed(void **state)
     assert_null(strstr(dump, "PASSWORD"));
 }
 
+/* Every integer is read as 64 bits, including a group's members read one
+ * by one (a sniff source's field indices). */
+static void test_integers_accepted(void **state)
+{
+    (void)state;
+    write_file("ints.conf", "sources = ( { type = \"sniff\"; file = \"/dev/null\";\n"
+                            "  fields_130 = { power_kW = 5; }; snaplen = 0x400; } );\n"
+                            "mqtt = { port = 8883; };\n");
+    struct pvtap_config cfg;
+    char err[4096];
+    int rc = load_capture("ints.conf", &cfg, err, sizeof err);
+    if (rc != 0)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    const struct mqtt_config *m = NULL;
+    for (size_t i = 0; i < cfg.n_sinks; i++)
+        if (strcmp(cfg.sinks[i].ops->name, "mqtt") == 0)
+            m = cfg.sinks[i].priv; /* struct mqtt_sink_priv starts with its mqtt_config */
+    assert_non_null(m);
+    assert_int_equal(m->port, 8883);
+    pvtap_config_free(&cfg);
+}
+
 /* More sources than any site has are refused before any is created. */
 static void test_source_count_bound(void **state)
 {
@@ -386,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_valid_config_with_board_include),
         cmocka_unit_test(test_secret_never_in_errors),
         cmocka_unit_test(test_url_credentials_never_printed),
+        cmocka_unit_test(test_integers_accepted),
         cmocka_unit_test(test_source_count_bound),
         cmocka_unit_test(test_http_listen_parse),
         cmocka_unit_test(test_unreadable_file),
