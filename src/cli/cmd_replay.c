@@ -331,12 +331,12 @@ static int poll_gap(const struct engine_cli_site *site)
     int gap = 60;
     if (!site->have_config)
         return gap;
-    const config_setting_t *list = config_lookup(&site->cfg.lc, "sources");
-    for (int i = 0; list && i < config_setting_length(list); i++) {
-        int v;
-        const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
-        if (s && config_setting_lookup_int(s, "max_poll_gap_s", &v) == CONFIG_TRUE && v > gap)
-            gap = v;
+    /* The sources' own validated values (a float key, or a default a
+     * source picks itself, is in there too). */
+    for (size_t i = 0; i < site->cfg.n_sources; i++) {
+        const struct source *s = &site->cfg.sources[i];
+        if (s->ops && s->max_poll_gap_s > gap)
+            gap = s->max_poll_gap_s;
     }
     return gap;
 }

@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/url_redact.h"
 
 #if PVTAP_HAVE_CURL
 #include <curl/curl.h>
@@ -67,8 +68,9 @@ static int dry_run(const struct pvoutput_config *c, struct store *st, const stru
         fprintf(stderr, "pvtap upload: out of memory\n");
         return EXIT_RUNTIME;
     }
-    char url[600];
+    char url[600], shown[URL_SHOWN_SIZE];
     pvo_request_url(c->url, "addbatchstatus.jsp", url, sizeof url);
+    url_redact(url, shown, sizeof shown);
     int64_t now = clock_now() + pvo_clock_offset_s();
     struct pvo_plan_stats stats = {0};
     size_t requests = 0, statuses = 0;
@@ -87,7 +89,7 @@ static int dry_run(const struct pvoutput_config *c, struct store *st, const stru
         }
         printf("POST %s\nX-Pvoutput-Apikey: <redacted>\nX-Pvoutput-SystemId: %lld\n"
                "X-Rate-Limit: 1\nContent-Type: application/x-www-form-urlencoded\n\n%s\n\n",
-               url, c->system_id, body);
+               shown, c->system_id, body);
         requests++;
         statuses += b->n;
         struct pvo_reply_item items[PVO_BATCH_MAX_DONATION];
@@ -191,8 +193,9 @@ static void field(const char *reply, int i, char *out, size_t size)
 
 static int check(const struct pvoutput_config *c, const struct tz *tz)
 {
-    char url[600];
+    char url[600], shown[URL_SHOWN_SIZE];
     pvo_request_url(c->url, "getsystem.jsp", url, sizeof url);
+    url_redact(url, shown, sizeof shown);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return EXIT_RUNTIME;
     CURL *e = curl_easy_init();
@@ -236,11 +239,11 @@ static int check(const struct pvoutput_config *c, const struct tz *tz)
     curl_global_cleanup();
     int failed = 0;
     if (res != CURLE_OK) {
-        printf("PVOutput reachable: FAIL (%s: %s)\n", url, curl_easy_strerror(res));
+        printf("PVOutput reachable: FAIL (%s: %s)\n", shown, curl_easy_strerror(res));
         free(b);
         return EXIT_RUNTIME;
     }
-    printf("PVOutput reachable: ok (%s)\n", url);
+    printf("PVOutput reachable: ok (%s)\n", shown);
     if (code != 200) {
         char why[160];
         pvo_reply_reason(b->data, b->len, why, sizeof why);

@@ -7,6 +7,7 @@
 #include "sources/source.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/url_redact.h"
 
 static void put_string(FILE *out, const char *s)
 {
@@ -23,6 +24,14 @@ static void put_string(FILE *out, const char *s)
 }
 
 static void put_value(FILE *out, const config_setting_t *s, int indent);
+
+/* Keys whose string values are URLs or hosts: printed through url_redact()
+ * (a "user:pw@" in them is a secret too). Not every string: "@meter" is not
+ * a userinfo. */
+static bool key_is_address(const char *key)
+{
+    return key && (strcmp(key, "url") == 0 || strcmp(key, "host") == 0);
+}
 
 static void put_members(FILE *out, const config_setting_t *s, int indent, const char *sep,
                         const char *const skip[])
@@ -42,6 +51,13 @@ static void put_members(FILE *out, const config_setting_t *s, int indent, const 
             fprintf(out, "%s = ", name);
             if (cfg_key_is_secret(name)) {
                 fprintf(out, "\"<redacted>\"%s\n", sep);
+                continue;
+            }
+            if (key_is_address(name) && config_setting_type(m) == CONFIG_TYPE_STRING) {
+                char shown[URL_SHOWN_SIZE];
+                url_redact(config_setting_get_string(m), shown, sizeof shown);
+                put_string(out, shown);
+                fprintf(out, "%s\n", sep);
                 continue;
             }
         }

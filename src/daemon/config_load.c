@@ -1,8 +1,5 @@
 /* Loads the whole configuration: common keys here, each source's and sink's section to its
  * create(). */
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -166,7 +163,7 @@ static int create_source(struct pvtap_config *cfg, const config_setting_t *sec, 
     src->ops = ops;
     src->env = &cfg->env;
     src->config_file = cfg_file(sec);
-    src->config_line = (int)config_setting_source_line(sec);
+    src->config_line = cfg_line(sec);
     snprintf(src->series, sizeof src->series, "%s", ops->default_series);
     int rc = cfg_string(sec, "series", false, src->series, sizeof src->series);
     if (config_setting_get_member(sec, "name"))
@@ -219,6 +216,10 @@ static int load_sources(struct pvtap_config *cfg)
     int n = config_setting_length(list);
     if (n == 0)
         return 0;
+    if (n > PVTAP_MAX_SOURCES) {
+        cfg_error(list, NULL, "%d sources: at most %d", n, PVTAP_MAX_SOURCES);
+        return PVTAP_ECONFIG;
+    }
     cfg->sources = calloc((size_t)n, sizeof *cfg->sources);
     if (!cfg->sources)
         return PVTAP_ENOMEM;
@@ -265,35 +266,26 @@ int pvtap_config_load(const char *path, struct pvtap_config *cfg)
 {
     pvtap_config_defaults(cfg);
     snprintf(cfg->path, sizeof cfg->path, "%s", path);
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "%s: cannot read the config: %s\n", path, strerror(errno));
-        return PVTAP_EIO;
-    }
-    /* A relative @include is relative to the config's folder. libconfig
-     * 1.5's include_dir would do that but also prefixes absolute paths
-     * ("/etc/pvtap//usr/share/..."), so an absolute config is parsed from
-     * inside its folder instead (config loads happen at start and on
-     * SIGHUP, never while another thread resolves relative paths). A
-     * relative config path is read as given, so messages name it as given,
-     * and its relative includes resolve from the working directory. */
-    char dir_buf[sizeof cfg->path];
-    snprintf(dir_buf, sizeof dir_buf, "%s", path);
-    int cwd = path[0] == '/' ? open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    bool moved = cwd >= 0 && chdir(dirname(dir_buf)) == 0;
-    int read_ok = config_read_file(&cfg->lc, path);
-    if (moved && fchdir(cwd) != 0)
-        log_msg(LOGL_WARNING, "config", "cannot return to the working directory: %s",
-                strerror(errno));
-    if (cwd >= 0)
-        close(cwd);
+    /* The includes are expanded by cfg_text_load(), not by libconfig (which
+     * resolves them from the working directory and reads a FIFO forever):
+     * libconfig parses one text, and the line map gives FILE:LINE back. */
+    int rc = cfg_text_load(path, &cfg->text);
+    if (rc < 0)
+        return rc;
+    int read_ok = config_read_string(&cfg->lc, cfg->text.text);
+    free(cfg->text.text); /* the tree holds its own copies */
+    cfg->text.text = NULL;
+    cfg->text.len = cfg->text.cap = 0;
     if (read_ok != CONFIG_TRUE) {
-        const char *file = config_error_file(&cfg->lc);
-        fprintf(stderr, "%s:%d: syntax: %s\n", file ? file : path, config_error_line(&cfg->lc),
-                config_error_text(&cfg->lc));
+        const char *file = path;
+        int line = config_error_line(&cfg->lc);
+        cfg_text_origin(&cfg->text.map, (unsigned)line, &file, &line);
+        fprintf(stderr, "%s:%d: syntax: %s\n", file, line, config_error_text(&cfg->lc));
         return PVTAP_ECONFIG;
     }
+    config_setting_set_hook(config_root_setting(&cfg->lc), &cfg->text.map);
     const config_setting_t *root = config_root_setting(&cfg->lc);
-    int rc = check_groups(root);
+    rc = check_groups(root);
     const config_setting_t *g;
     /* The board comes first: sources resolve "@meter" through it. Every
      * section is checked even after an error, so one run shows them all;
@@ -326,6 +318,7 @@ void pvtap_config_free(struct pvtap_config *cfg)
     }
     free(cfg->sinks);
     config_destroy(&cfg->lc);
+    cfg_text_free(&cfg->text);
     cfg->sources = NULL;
     cfg->sinks = NULL;
     cfg->n_sources = cfg->n_sinks = 0;

@@ -308,10 +308,11 @@ enum doctor_level doctor_run(const struct pvtap_config *cfg, double seconds,
             continue;
         const config_setting_t *list = config_lookup(&cfg->lc, "sources");
         const config_setting_t *sec = list ? config_setting_get_elem(list, (unsigned)i) : NULL;
-        int baud = 0;
+        /* The source's create() validated baud: this read prints nothing. */
+        long long baud = strcmp(s->ops->name, "sma-net") == 0 ? 1200 : 9600;
         const char *parity = NULL;
-        if (!sec || !config_setting_lookup_int(sec, "baud", &baud))
-            baud = strcmp(s->ops->name, "sma-net") == 0 ? 1200 : 9600;
+        if (sec)
+            cfg_int(sec, "baud", false, 1, 10000000, &baud);
         if (!sec || !config_setting_lookup_string(sec, "parity", &parity))
             parity = "N";
         if (strcmp(s->ops->name, "sma-net") == 0) {
@@ -319,7 +320,7 @@ enum doctor_level doctor_run(const struct pvtap_config *cfg, double seconds,
             result(&r, "RS-485", DOCTOR_SKIP, "%s carries SMA-Net: checked by the source itself",
                    s->port);
         } else
-            listen_bus(s->port, baud, parity[0], transmits, seconds, &r);
+            listen_bus(s->port, (long)baud, parity[0], transmits, seconds, &r);
         REPORT();
         doctor_latency_verdict(s->port, listen_latency_ms(s->port), &r);
         REPORT();

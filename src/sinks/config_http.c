@@ -8,6 +8,7 @@
 #include "sinks/sink_config.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/url_redact.h"
 
 #include "pvtap_build.h"
 #if PVTAP_HAVE_MICROHTTPD
@@ -65,10 +66,12 @@ static int http_create(struct sink *sink, const config_setting_t *g)
     int rc = cfg_check_keys(g, keys);
     rc |= cfg_string(g, "listen", false, c->listen, sizeof c->listen);
     if (rc == 0 && http_listen_parse(c->listen, c->host, sizeof c->host, &c->port) < 0) {
+        char shown[URL_SHOWN_SIZE];
+        url_redact(c->listen, shown, sizeof shown);
         cfg_error(config_setting_get_member(g, "listen"), NULL,
                   "\"%s\" is not ADDRESS:PORT (e.g. \"127.0.0.1:8080\", \"[::1]:8080\", "
                   "\"0.0.0.0:8080\")",
-                  c->listen);
+                  shown);
         rc = PVTAP_ECONFIG;
     }
     if (rc != 0) {
@@ -82,7 +85,9 @@ static int http_create(struct sink *sink, const config_setting_t *g)
 static void http_dump(const struct sink *sink, FILE *out)
 {
     const struct http_config *c = &((const struct http_sink *)sink->priv)->c;
-    fprintf(out, "  listen = \"%s\";\n", c->listen);
+    char shown[URL_SHOWN_SIZE];
+    url_redact(c->listen, shown, sizeof shown);
+    fprintf(out, "  listen = \"%s\";\n", shown);
 }
 
 #if PVTAP_HAVE_MICROHTTPD

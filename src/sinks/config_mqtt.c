@@ -7,6 +7,7 @@
 #include "sinks/sink_config.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "util/url_redact.h"
 
 /* mqtt.series defaults to the series PVOutput uploads, so both report the
  * same numbers; without a pvoutput group (or its source), "sniff". */
@@ -69,9 +70,11 @@ static void mqtt_dump(const struct sink *sink, FILE *out)
 {
     const struct mqtt_sink_priv *p = sink->priv;
     const struct mqtt_config *c = &p->cfg;
+    char host[URL_SHOWN_SIZE];
+    url_redact(c->host, host, sizeof host);
     fprintf(out,
             "  host = \"%s\";\n  port = %lld;\n  topic = \"%s\";\n  discovery_prefix = \"%s\";\n",
-            c->host, c->port, c->topic, c->discovery_prefix);
+            host, c->port, c->topic, c->discovery_prefix);
     if (c->series[0])
         fprintf(out, "  series = \"%s\";\n", c->series);
     if (c->username[0])

@@ -7,6 +7,7 @@
 #include "sinks/sink.h"
 #include "sinks/sink_config.h"
 #include "util/err.h"
+#include "util/url_redact.h"
 
 const struct pvoutput_config *pvoutput_config_of(const struct sink *sink)
 {
@@ -66,10 +67,12 @@ static int pvoutput_create(struct sink *sink, const config_setting_t *g)
 static void pvoutput_dump(const struct sink *sink, FILE *out)
 {
     const struct pvoutput_config *c = pvoutput_config_of(sink);
+    char url[URL_SHOWN_SIZE];
+    url_redact(c->url, url, sizeof url);
     fprintf(out,
             "  api_key = \"<redacted>\";\n  system_id = %lld;\n  source = \"%s\";\n"
             "  url = \"%s\";\n  donation = %s;\n  retry_min_s = %lld;\n  retry_max_s = %lld;\n",
-            c->system_id, c->series, c->url, c->donation ? "true" : "false", c->retry_min_s,
+            c->system_id, c->series, url, c->donation ? "true" : "false", c->retry_min_s,
             c->retry_max_s);
     if (c->ca_file[0])
         fprintf(out, "  ca_file = \"%s\";\n", c->ca_file);

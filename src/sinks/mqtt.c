@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/grow.h"
+#include "util/url_redact.h"
 
 static const char *const MOD = "mqtt";
 
@@ -55,6 +56,7 @@ struct int_vec {
 
 struct mqtt_conn {
     struct mqtt_config *cfg;
+    char shown_host[URL_SHOWN_SIZE]; /* cfg->host as logs and status show it */
     const struct pvtap_env *env;
     struct sink_runtime rt;
     struct ha_context ha;
@@ -605,7 +607,7 @@ static void conn_lost(struct mqtt_conn *c, const char *why)
     c->next_connect_ms = now + wait;
     c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
     complain(&c->complaint, c->rt.now_s(), LOGL_WARNING, MOD, "broker %s:%lld: %s (retry in %lld ms)",
-             c->cfg->host, c->cfg->port, c->last_error, (long long)wait);
+             c->shown_host, c->cfg->port, c->last_error, (long long)wait);
 }
 
 static int errno_or(int rc)
@@ -665,8 +667,8 @@ static void conn_up(struct mqtt_conn *c)
     c->failures = 0;
     c->backoff_ms = BACKOFF_FIRST_MS;
     c->last_error[0] = '\0';
-    complain_clear(&c->complaint, MOD, "connected to %s:%lld", c->cfg->host, c->cfg->port);
-    log_msg(LOGL_INFO, MOD, "connected to %s:%lld", c->cfg->host, c->cfg->port);
+    complain_clear(&c->complaint, MOD, "connected to %s:%lld", c->shown_host, c->cfg->port);
+    log_msg(LOGL_INFO, MOD, "connected to %s:%lld", c->shown_host, c->cfg->port);
     char topic[TOPIC_MAX];
     snprintf(topic, sizeof topic, "%s/status", c->cfg->topic);
     publish(c, topic, "online", 1, true, NULL);
@@ -740,6 +742,7 @@ int mqtt_sink_start(struct sink *sink, const struct sink_runtime *rt)
         return PVTAP_ENOMEM;
     }
     c->cfg = &p->cfg;
+    url_redact(c->cfg->host, c->shown_host, sizeof c->shown_host);
     c->env = sink->env;
     c->rt = *rt;
     c->ha.topic = c->cfg->topic;
@@ -759,7 +762,7 @@ int mqtt_sink_start(struct sink *sink, const struct sink_runtime *rt)
     p->conn = c;
     c->next_connect_ms = time_mono_ms();
     log_msg(LOGL_INFO, MOD, "publishing series %s to %s:%lld under %s/", c->cfg->series,
-            c->cfg->host, c->cfg->port, c->cfg->topic);
+            c->shown_host, c->cfg->port, c->cfg->topic);
     return 0;
 }
 
@@ -882,7 +885,7 @@ int mqtt_sink_idle(struct sink *sink, char *why, size_t why_size)
     if (c->state != CS_UP) {
         if (c->refused || c->failures >= UNREACHABLE_AFTER) {
             snprintf(why, why_size, "%lld intervals pending: broker %s:%lld: %s",
-                     (long long)pending, c->cfg->host, c->cfg->port,
+                     (long long)pending, c->shown_host, c->cfg->port,
                      c->last_error[0] ? c->last_error : "unreachable");
             return -1;
         }

@@ -13,6 +13,7 @@
 #include "util/log.h"
 #include "util/timeutil.h"
 #include "util/grow.h"
+#include "util/url_redact.h"
 
 static const char *const MOD = "pvoutput";
 
@@ -429,8 +430,9 @@ int pvo_plan_output_done(struct pvo_plan *p, const struct pvo_output_req *o, boo
 int pvo_plan_dry_outputs(struct pvo_plan *p, int64_t now_s, const char *base_url,
                          long long system_id, FILE *out, size_t *n)
 {
-    char url[600];
+    char url[600], shown[URL_SHOWN_SIZE];
     pvo_request_url(base_url, "addoutput.jsp", url, sizeof url);
+    url_redact(url, shown, sizeof shown);
     *n = 0;
     for (;;) {
         struct pvo_output_req o;
@@ -441,7 +443,7 @@ int pvo_plan_dry_outputs(struct pvo_plan *p, int64_t now_s, const char *base_url
         fprintf(out,
                 "POST %s\nX-Pvoutput-Apikey: <redacted>\nX-Pvoutput-SystemId: %lld\n"
                 "X-Rate-Limit: 1\nContent-Type: application/x-www-form-urlencoded\n\n%s\n\n",
-                url, system_id, o.body);
+                shown, system_id, o.body);
         ++*n;
         if ((rc = pvo_plan_output_done(p, &o, true, now_s)) < 0)
             return rc;

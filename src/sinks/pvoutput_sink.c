@@ -18,6 +18,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/url_redact.h"
 
 static const char *const MOD = "pvoutput";
 
@@ -42,6 +43,8 @@ struct pvo_run {
     struct pvo_bisect bisect;
     char url[600];
     char url_output[600];
+    char url_shown[URL_SHOWN_SIZE]; /* url and url_output as logs show them */
+    char url_output_shown[URL_SHOWN_SIZE];
     CURLM *multi;
     CURL *easy;
     struct curl_slist *headers;
@@ -195,6 +198,8 @@ int pvo_sink_start(struct sink *sink, const struct sink_runtime *rt)
     r->batch->n = 0;
     pvo_request_url(p->cfg.url, "addbatchstatus.jsp", r->url, sizeof r->url);
     pvo_request_url(p->cfg.url, "addoutput.jsp", r->url_output, sizeof r->url_output);
+    url_redact(r->url, r->url_shown, sizeof r->url_shown);
+    url_redact(r->url_output, r->url_output_shown, sizeof r->url_output_shown);
     r->out_dirty = true;
     r->wake = true;
     r->plan = (struct pvo_plan){
@@ -213,7 +218,7 @@ int pvo_sink_start(struct sink *sink, const struct sink_runtime *rt)
         log_msg(LOGL_NOTICE, MOD, "rate-limited before the restart: nothing sent before %s", when);
     }
     p->run = r;
-    log_msg(LOGL_INFO, MOD, "uploading series %s to %s (system %lld)", p->cfg.series, r->url,
+    log_msg(LOGL_INFO, MOD, "uploading series %s to %s (system %lld)", p->cfg.series, r->url_shown,
             p->cfg.system_id);
     return 0;
 }
@@ -281,7 +286,7 @@ static int start_request(struct pvo_run *r)
     if (rc < 0)
         return rc;
     r->counts.statuses_sent += (int64_t)r->batch->n;
-    log_msg(LOGL_DEBUG, MOD, "POST %s: %zu statuses %s .. %s", r->url, r->batch->n,
+    log_msg(LOGL_DEBUG, MOD, "POST %s: %zu statuses %s .. %s", r->url_shown, r->batch->n,
             r->batch->compare[0], r->batch->compare[r->batch->n - 1]);
     return 0;
 }
@@ -295,7 +300,7 @@ static int start_output(struct pvo_run *r)
     r->req_output = true;
     int rc = start_post(r, r->url_output, len);
     if (rc == 0)
-        log_msg(LOGL_DEBUG, MOD, "POST %s: %s", r->url_output, r->out.body);
+        log_msg(LOGL_DEBUG, MOD, "POST %s: %s", r->url_output_shown, r->out.body);
     return rc;
 }
 
@@ -309,7 +314,7 @@ static void backoff(struct pvo_run *r, const char *what)
     r->wake = true;
     snprintf(r->last_error, sizeof r->last_error, "%s", what);
     complain(&r->complaint, now_s(r), LOGL_WARNING, MOD,
-             "%s: %s; retrying the same batch in %.0f s", r->url, what, ceil(d));
+             "%s: %s; retrying the same batch in %.0f s", r->url_shown, what, ceil(d));
 }
 
 static void set_pause(struct pvo_run *r, int64_t until_s, const char *why)
@@ -368,7 +373,7 @@ static void on_ok_reply(struct pvo_run *r, int64_t now)
     r->attempt = 0;
     r->backoff_maxed = false;
     r->last_error[0] = '\0';
-    complain_clear(&r->complaint, MOD, "%s: delivering again", r->url);
+    complain_clear(&r->complaint, MOD, "%s: delivering again", r->url_shown);
 }
 
 /* addoutput's reply (200, or a 400 refusing these totals): remember it, then look for the next day.

@@ -10,6 +10,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/timeutil.h"
+#include "util/url_redact.h"
 
 #define MODULE "pvs-api"
 
@@ -73,7 +74,9 @@ static int pvs_create(struct source *src, const config_setting_t *section)
     if (r == 0) {
         char why[160];
         if (pvs_url_normalize(url, p->o.url, sizeof p->o.url, why, sizeof why) < 0) {
-            cfg_error(member_or(section, "url"), NULL, "\"%s\" %s", url, why);
+            char shown[URL_SHOWN_SIZE];
+            url_redact(url, shown, sizeof shown);
+            cfg_error(member_or(section, "url"), NULL, "\"%s\" %s", shown, why);
             note(&rc, PVTAP_ECONFIG);
         }
     }

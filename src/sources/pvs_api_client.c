@@ -7,6 +7,7 @@
 
 #include "sources/pvs_api.h"
 #include "util/err.h"
+#include "util/url_redact.h"
 
 static const char PATH_DEVICELIST[] = "/cgi-bin/dl_cgi?Command=DeviceList";
 static const char PATH_LOGIN[] = "/auth?login";
@@ -45,6 +46,7 @@ struct pvs_client {
     struct body body;
     char seen_pin[PVS_PIN_SIZE]; /* the server's pin as libcurl logged it */
     bool logged_in;
+    char shown_url[URL_SHOWN_SIZE]; /* o.url as messages show it */
     /* Per group, the shape that last answered devices: asked first, so a
      * unit costs two queries a poll once it has answered. A group not
      * answered yet starts with the shape another group answered in. */
@@ -159,6 +161,7 @@ int pvs_client_new(const struct pvs_client_opts *o, struct pvs_client **out)
     if (!c)
         return PVTAP_ENOMEM;
     c->o = *o;
+    url_redact(o->url, c->shown_url, sizeof c->shown_url);
     c->h = curl_easy_init();
     if (!c->h) {
         pvs_client_free(c);
@@ -197,26 +200,26 @@ static int curl_failure(struct pvs_client *c, CURLcode cc, const char *path, str
         set_err(err, PVTAP_ETIMEOUT, 0,
                 "%s%s: no complete answer within %ld s (the supervisor is slow or busy; "
                 "timeout_s raises the limit)",
-                c->o.url, path, c->o.timeout_s);
+                c->shown_url, path, c->o.timeout_s);
         return PVTAP_ETIMEOUT;
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
         set_err(err, PVTAP_ECONFIG, 0,
                 "%s: the server's public key is %s, not tls_sha256 = \"%s\": refusing to talk to "
                 "it (a replaced or reset supervisor, or someone in between). If you trust it, "
                 "check it as the README's pvs-api section says and set tls_sha256 to it",
-                c->o.url, c->seen_pin[0] ? c->seen_pin : "(not logged by this libcurl)",
+                c->shown_url, c->seen_pin[0] ? c->seen_pin : "(not logged by this libcurl)",
                 c->o.tls_pin);
         return PVTAP_ECONFIG;
     case CURLE_WRITE_ERROR:
         if (c->body.too_big) {
-            set_err(err, PVTAP_ELIMIT, 0, "%s%s: answer larger than %d bytes", c->o.url, path,
+            set_err(err, PVTAP_ELIMIT, 0, "%s%s: answer larger than %d bytes", c->shown_url, path,
                     PVS_MAX_BODY_BYTES);
             return PVTAP_ELIMIT;
         }
-        set_err(err, PVTAP_ENOMEM, 0, "%s%s: out of memory reading the answer", c->o.url, path);
+        set_err(err, PVTAP_ENOMEM, 0, "%s%s: out of memory reading the answer", c->shown_url, path);
         return PVTAP_ENOMEM;
     default:
-        set_err(err, PVTAP_EIO, 0, "%s%s: %s", c->o.url, path, curl_easy_strerror(cc));
+        set_err(err, PVTAP_EIO, 0, "%s%s: %s", c->shown_url, path, curl_easy_strerror(cc));
         return PVTAP_EIO;
     }
 }
@@ -262,7 +265,7 @@ static bool auth_refused(long status)
 static int http_status_error(struct pvs_client *c, const char *path, long status,
                              struct pvs_error *err)
 {
-    set_err(err, PVTAP_EIO, status, "%s%s: HTTP %ld", c->o.url, path, status);
+    set_err(err, PVTAP_EIO, status, "%s%s: HTTP %ld", c->shown_url, path, status);
     return PVTAP_EIO;
 }
 
@@ -271,7 +274,7 @@ static int html_error(struct pvs_client *c, const char *path, struct pvs_error *
     set_err(err, PVTAP_EUNSUPPORTED, 200,
             "%s%s answered HTML, not JSON: a PVS2 (its local API is not supported) or not a "
             "supervisor at all",
-            c->o.url, path);
+            c->shown_url, path);
     return PVTAP_EUNSUPPORTED;
 }
 
@@ -280,12 +283,12 @@ static int parse_error(struct pvs_client *c, const char *path, int rc, struct pv
     if (rc == PVTAP_ENOTMINE && pvs_body_is_html(c->body.p ? c->body.p : "", c->body.n))
         return html_error(c, path, err);
     if (rc == PVTAP_ENOMEM || rc == PVTAP_ELIMIT) {
-        set_err(err, rc, 200, "%s%s: %s", c->o.url, path,
+        set_err(err, rc, 200, "%s%s: %s", c->shown_url, path,
                 rc == PVTAP_ENOMEM ? "out of memory" : "more devices than pvtap holds");
         return rc;
     }
     set_err(err, PVTAP_ECORRUPT, 200, "%s%s: the answer is not the JSON expected (%zu bytes)",
-            c->o.url, path, c->body.n);
+            c->shown_url, path, c->body.n);
     return PVTAP_ECORRUPT;
 }
 
@@ -309,7 +312,7 @@ static int poll_devicelist(struct pvs_client *c, struct pvs_answer *out, struct 
                 "%s: HTTP %ld: the supervisor's login mode changed: it now wants a login "
                 "(firmware 61840 and later). Set username (ssm_owner) and password (the last 5 "
                 "characters of the supervisor's serial), use its https:// URL and tls_sha256",
-                c->o.url, status);
+                c->shown_url, status);
         return PVTAP_ECONFIG;
     }
     if (status != 200)
@@ -325,7 +328,7 @@ static int poll_devicelist(struct pvs_client *c, struct pvs_answer *out, struct 
         set_err(err, PVTAP_ENOTFOUND, status,
                 "%s%s: the supervisor (firmware %s) listed no inverter or meter (%u entries of "
                 "other kinds; right after a restart it may still be discovering them)",
-                c->o.url, PATH_DEVICELIST, fw[0] ? fw : "not given", out->unknown_devices);
+                c->shown_url, PATH_DEVICELIST, fw[0] ? fw : "not given", out->unknown_devices);
         out->n = n0;
         return PVTAP_ENOTFOUND;
     }
@@ -343,14 +346,14 @@ static int login(struct pvs_client *c, struct pvs_error *err)
                 "%s: the supervisor refused the login as '%s' (HTTP %ld): the supervisor's "
                 "login mode changed or the password is wrong (it is the last 5 characters of "
                 "the supervisor's serial)",
-                c->o.url, c->o.username, status);
+                c->shown_url, c->o.username, status);
         return PVTAP_ECONFIG;
     }
     if (status == 404) {
         set_err(err, PVTAP_EUNSUPPORTED, status,
                 "%s: no login API (HTTP 404): firmware before 61840 serves the DeviceList "
                 "without one: remove password and use the supervisor's http:// URL",
-                c->o.url);
+                c->shown_url);
         return PVTAP_EUNSUPPORTED;
     }
     if (status != 200)
@@ -388,7 +391,7 @@ static int vars_get(struct pvs_client *c, const char *path, struct pvs_error *er
         set_err(err, PVTAP_ECONFIG, status,
                 "%s%s: HTTP %ld right after a login: the supervisor's login mode changed "
                 "(it no longer lets '%s' read data)",
-                c->o.url, path, status, c->o.username);
+                c->shown_url, path, status, c->o.username);
         return PVTAP_ECONFIG;
     }
     if (status != 200)
@@ -460,7 +463,7 @@ static int poll_vars(struct pvs_client *c, struct pvs_answer *out, struct pvs_er
                 "%s: the supervisor (firmware %s) answered neither the flat "
                 "(/sys/devices/meter/N/...) nor the nested (/sys/devices/N/meter/data) device "
                 "variables: no meter, no inverter",
-                c->o.url, fw[0] ? fw : "unknown: /sys/info/sw_rev not answered");
+                c->shown_url, fw[0] ? fw : "unknown: /sys/info/sw_rev not answered");
         rc = PVTAP_EUNSUPPORTED;
         goto fail;
     }
@@ -482,7 +485,7 @@ int pvs_client_poll(struct pvs_client *c, struct pvs_answer *out, enum pvs_api *
         set_err(err, PVTAP_ECONFIG, 0,
                 "%s: the supervisor's certificate is not pinned yet, so nothing was sent. Its "
                 "public key is %s. Check it (README, pvs-api, TLS) and set tls_sha256 = \"%s\"",
-                c->o.url, pin, pin);
+                c->shown_url, pin, pin);
         return PVTAP_ECONFIG;
     }
     *api = c->o.password[0] ? PVS_API_VARS : PVS_API_DEVICELIST;
@@ -493,8 +496,10 @@ int pvs_client_learn_pin(const struct pvs_client_opts *o, char *pin, size_t pin_
                          struct pvs_error *err)
 {
     memset(err, 0, sizeof *err);
+    char shown[URL_SHOWN_SIZE];
+    url_redact(o->url, shown, sizeof shown);
     if (!pvs_url_is_https(o->url)) {
-        set_err(err, PVTAP_EINVAL, 0, "%s: not an https:// URL: nothing to pin", o->url);
+        set_err(err, PVTAP_EINVAL, 0, "%s: not an https:// URL: nothing to pin", shown);
         return PVTAP_EINVAL;
     }
     struct pvs_client_opts probe = *o;
@@ -522,16 +527,16 @@ int pvs_client_learn_pin(const struct pvs_client_opts *o, char *pin, size_t pin_
         return 0;
     }
     if (cc == CURLE_OPERATION_TIMEDOUT) {
-        set_err(err, PVTAP_ETIMEOUT, 0, "%s: no TLS handshake within the time-out", o->url);
+        set_err(err, PVTAP_ETIMEOUT, 0, "%s: no TLS handshake within the time-out", shown);
         return PVTAP_ETIMEOUT;
     }
     if (cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_OK) {
         set_err(err, PVTAP_EUNSUPPORTED, 0,
                 "%s: this libcurl does not report the server's key; read it with openssl as "
                 "the README (pvs-api, TLS) shows and set tls_sha256",
-                o->url);
+                shown);
         return PVTAP_EUNSUPPORTED;
     }
-    set_err(err, PVTAP_EIO, 0, "%s: %s", o->url, curl_easy_strerror(cc));
+    set_err(err, PVTAP_EIO, 0, "%s: %s", shown, curl_easy_strerror(cc));
     return PVTAP_EIO;
 }

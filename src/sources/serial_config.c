@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/url_redact.h"
 
 void serial_config_defaults(struct serial_config *sc)
 {
@@ -58,9 +59,11 @@ int rs485_mode_parse(const char *s, enum rs485_mode *mode, int *gpio)
 
 void serial_config_describe(const struct serial_config *sc, char *out, size_t out_size)
 {
-    if (sc->host[0])
-        snprintf(out, out_size, "%s:%d", sc->host, sc->tcp_port);
-    else
+    if (sc->host[0]) {
+        char host[URL_SHOWN_SIZE];
+        url_redact(sc->host, host, sizeof host); /* a "user:pw@host" by mistake */
+        snprintf(out, out_size, "%s:%d", host, sc->tcp_port);
+    } else
         snprintf(out, out_size, "%s at %d 8%c1", sc->port, sc->baud, sc->parity);
 }
 

@@ -75,12 +75,12 @@ static int read_fields(const config_setting_t *section, const char *key, int msg
     for (int i = 0; i < config_setting_length(g); i++) {
         const config_setting_t *f = config_setting_get_elem(g, (unsigned)i);
         const char *name = config_setting_name(f);
-        if (config_setting_type(f) != CONFIG_TYPE_INT) {
-            cfg_error(f, NULL, "must be a field index (an integer 0..%d)", PVS_MAX_FIELDS - 1);
+        long long index;
+        if (cfg_int_value(f, 0, PVS_MAX_FIELDS - 1, &index) < 0) {
             rc = PVTAP_ECONFIG;
             continue;
         }
-        int r = pvs_layout_set(layout, msg, name, config_setting_get_int(f));
+        int r = pvs_layout_set(layout, msg, name, (int)index);
         if (r == PVTAP_ENOTFOUND) {
             cfg_error(f, NULL, "message %d has no field named \"%s\"", msg, name);
             rc = PVTAP_ECONFIG;

@@ -18,10 +18,33 @@ bool cfg_key_is_secret(const char *key)
     return false;
 }
 
+/* pvtap_config_load() parses one expanded text and hangs its line map on
+ * the root setting; a tree read otherwise (tests) has libconfig's own. */
+static const struct cfg_source_map *map_of(const config_setting_t *s)
+{
+    const config_setting_t *root = s && s->config ? config_root_setting(s->config) : NULL;
+    return root ? config_setting_get_hook(root) : NULL;
+}
+
 const char *cfg_file(const config_setting_t *s)
 {
-    const char *f = s ? config_setting_source_file(s) : NULL;
+    const char *f = NULL;
+    int line;
+    if (s && cfg_text_origin(map_of(s), config_setting_source_line(s), &f, &line))
+        return f;
+    f = s ? config_setting_source_file(s) : NULL;
     return f ? f : "(config)";
+}
+
+int cfg_line(const config_setting_t *s)
+{
+    const char *f;
+    int line;
+    if (!s)
+        return 0;
+    if (cfg_text_origin(map_of(s), config_setting_source_line(s), &f, &line))
+        return line;
+    return (int)config_setting_source_line(s);
 }
 
 /* Walk up to the root, then print names (or [index] for list members). */
@@ -57,8 +80,7 @@ void cfg_error(const config_setting_t *where, const char *key, const char *fmt, 
         snprintf(full, sizeof full, "%s.%s", path, key);
     else
         snprintf(full, sizeof full, "%s", key ? key : path);
-    fprintf(stderr, "%s:%d: %s: ", cfg_file(where),
-            where ? (int)config_setting_source_line(where) : 0, full[0] ? full : "(top)");
+    fprintf(stderr, "%s:%d: %s: ", cfg_file(where), cfg_line(where), full[0] ? full : "(top)");
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -144,13 +166,11 @@ int cfg_string(const config_setting_t *group, const char *key, bool required, ch
     return 0;
 }
 
-int cfg_int(const config_setting_t *group, const char *key, bool required, long long min,
-            long long max, long long *out)
+/* Always the 64-bit read: pvtap_config_load() gives every integer literal
+ * libconfig's L suffix, so the value is the one written, never one wrapped
+ * modulo 2^32 (a 32-bit read would wrap it again). */
+int cfg_int_value(const config_setting_t *m, long long min, long long max, long long *out)
 {
-    int rc = 0;
-    config_setting_t *m = member(group, key, required, &rc);
-    if (!m)
-        return rc;
     int t = config_setting_type(m);
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64) {
         cfg_error(m, NULL, "must be an integer, not %s", type_name(t));
@@ -158,7 +178,7 @@ int cfg_int(const config_setting_t *group, const char *key, bool required, long 
     }
     long long v = config_setting_get_int64(m);
     if (v < min || v > max) {
-        if (cfg_key_is_secret(key))
+        if (cfg_key_is_secret(config_setting_name(m)))
             cfg_error(m, NULL, "out of range %lld..%lld", min, max);
         else
             cfg_error(m, NULL, "%lld is out of range %lld..%lld", v, min, max);
@@ -166,6 +186,14 @@ int cfg_int(const config_setting_t *group, const char *key, bool required, long 
     }
     *out = v;
     return 0;
+}
+
+int cfg_int(const config_setting_t *group, const char *key, bool required, long long min,
+            long long max, long long *out)
+{
+    int rc = 0;
+    config_setting_t *m = member(group, key, required, &rc);
+    return m ? cfg_int_value(m, min, max, out) : rc;
 }
 
 int cfg_double(const config_setting_t *group, const char *key, bool required, double min,

@@ -2,7 +2,9 @@
 # SIGTERM ends the daemon within 2 s even while a source thread is stuck in a device call
 # (here an HTTP request to a supervisor that never answers), and the store is committed.
 source "$(dirname "$0")/lib.sh"
-"$PVTAP" config check -q -c /dev/stdin <<<'sources = ( { type = "pvs-api"; url = "http://127.0.0.1:1/"; } );' 2>/dev/null ||
+# (a config is a regular file: /dev/stdin, a pipe here, is refused)
+echo 'sources = ( { type = "pvs-api"; url = "http://127.0.0.1:1/"; } );' >"$TMP/probe.conf"
+"$PVTAP" config check -q -c "$TMP/probe.conf" 2>/dev/null ||
     { echo "this build has no pvs-api source (libcurl)"; exit 77; }
 /usr/bin/python3 -c '
 import socket, sys, time

@@ -71,7 +71,7 @@ static const struct broken_case broken_cases[] = {
      "broken.conf:2: site.timezone: unknown time zone \"Mars/Olympus\""},
     {"syntax-error", "site = {\n timezone = \"UTC\";\n max_power_kW = ;\n};\n", "broken.conf:3: syntax:"},
     {"missing-include", "site = { timezone = \"UTC\"; };\n@include \"no-such-board.conf\"\n",
-     "broken.conf:2: syntax:"},
+     "broken.conf:2: @include \"no-such-board.conf\""},
     {"sources-not-list", "sources = { type = \"sniff\"; };\n", "broken.conf:1: sources: must be a list"},
     {"source-without-type", "sources = (\n  { name = \"x\"; }\n);\n",
      "broken.conf:2: sources.[0].type: missing (required)"},
@@ -87,6 +87,20 @@ static const struct broken_case broken_cases[] = {
      "pvoutput = { api_key = \"k\"; system_id = 5;\n retry_min_s = 60;\n retry_max_s = 10; };\n",
      "broken.conf:3: pvoutput.retry_max_s: must be at least retry_min_s (60)"},
     {"mqtt-port-range", "mqtt = {\n  port = 70000;\n};\n", "broken.conf:2: mqtt.port: 70000 is out of range"},
+    /* libconfig 1.5 alone wraps these modulo 2^32: to 1883, 1881 and 1. */
+    {"int-wraps-to-valid", "mqtt = {\n  port = 4294969179;\n};\n",
+     "broken.conf:2: mqtt.port: 4294969179 is out of range 1..65535"},
+    {"hex-wraps-to-valid", "mqtt = {\n  port = 0x100000759;\n};\n",
+     "broken.conf:2: mqtt.port: 4294969177 is out of range 1..65535"},
+    {"negative-wraps-to-valid", "pvoutput = { api_key = \"k\";\n  system_id = -4294967295; };\n",
+     "broken.conf:2: pvoutput.system_id: -4294967295 is out of range 1..100000000"},
+    {"sniff-field-index-wraps",
+     "sources = ( { type = \"sniff\"; file = \"/dev/null\";\n  fields_130 = {\n power_kW = 4294967301; }; } );\n",
+     "broken.conf:3: sources.[0].fields_130.power_kW: 4294967301 is out of range 0..63"},
+    {"int-beyond-64-bits", "pvoutput = { api_key = \"k\";\n\n  system_id = 99999999999999999999; };\n",
+     "broken.conf:3: system_id: 99999999999999999999 is beyond the 64-bit integer range"},
+    {"int64-suffix-beyond-64-bits", "mqtt = {\n  port = 9223372036854775808L;\n};\n",
+     "broken.conf:2: port: 9223372036854775808 is beyond the 64-bit integer range"},
     {"mqtt-wildcard-topic", "mqtt = {\n  topic = \"a/#\";\n};\n", "broken.conf:2: mqtt.topic: must be"},
     {"http-bad-listen", "http = {\n  listen = \"everywhere\";\n};\n",
      "broken.conf:2: http.listen: \"everywhere\" is not ADDRESS:PORT"},
@@ -190,6 +204,113 @@ static void test_secret_never_in_errors(void **state)
     assert_null(strstr(err, "TOPSECRET"));
     assert_null(strstr(err, "424242"));
     assert_non_null(strstr(err, "s.conf:6: mqtt.password: must be a string"));
+
+    /* Nor when it is a number too big for any integer. */
+    write_file("s2.conf", "mqtt = {\n  password = 123456789012345678901234;\n};\n");
+    rc = load_capture("s2.conf", &cfg, err, sizeof err);
+    pvtap_config_free(&cfg);
+    assert_int_equal(rc, PVTAP_ECONFIG);
+    assert_null(strstr(err, "123456789012345678901234"));
+    assert_non_null(strstr(err, "s2.conf:2: password: the integer is beyond the 64-bit range"));
+}
+
+/* Credentials inside URLs never reach an error or the dump (pvs-api refuses
+ * a user:pw@ URL, pvoutput keeps it; mqtt.host and http.listen may hold one
+ * by mistake). */
+static void test_url_credentials_never_printed(void **state)
+{
+    (void)state;
+    write_file("u1.conf", "sources = (\n  { type = \"pvs-api\";\n"
+                          "    url = \"http://ssm_owner:PVSPASSWORD1@172.27.153.1\"; }\n);\n"
+                          "http = {\n  listen = \"admin:HTTPPASSWORD2@0.0.0.0:8080\";\n};\n");
+    struct pvtap_config cfg;
+    char err[4096];
+    int rc = load_capture("u1.conf", &cfg, err, sizeof err);
+    pvtap_config_free(&cfg);
+    assert_int_equal(rc, PVTAP_ECONFIG);
+    assert_non_null(strstr(err, "u1.conf:3: sources.[0].url: \"http://***@172.27.153.1\""));
+    assert_non_null(strstr(err, "u1.conf:6: http.listen: \"***@0.0.0.0:8080\""));
+    assert_null(strstr(err, "PASSWORD"));
+
+    write_file("u2.conf", "pvoutput = { api_key = \"k\"; system_id = 5;\n"
+                          "  url = \"https://me:PVOPASSWORD3@pvo.example/r2/?key=PVOKEY4&x=1\"; };\n"
+                          "mqtt = { host = \"mqtt://u:MQTTPASSWORD5@broker\"; };\n");
+    rc = load_capture("u2.conf", &cfg, err, sizeof err);
+    assert_int_equal(rc, 0);
+    char dump[8192];
+    FILE *mem = fmemopen(dump, sizeof dump, "w");
+    assert_non_null(mem);
+    pvtap_config_dump(&cfg, mem);
+    fclose(mem);
+    pvtap_config_free(&cfg);
+    assert_non_null(strstr(dump, "url = \"https://***@pvo.example/r2/?key=***&x=1\""));
+    assert_non_null(strstr(dump, "host = \"mqtt://***@broker\""));
+    assert_null(strstr(dump, "PASSWORD"));
+    assert_null(strstr(dump, "PVOKEY4"));
+
+    /* A source's own keys are dumped generically: its host too. */
+    write_file("u3.conf", "sources = (\n  { type = \"sunspec\"; host = \"admin:HOSTPASSWORD6@192.0.2.10\"; "
+                          "unit = 126; }\n);\n");
+    rc = load_capture("u3.conf", &cfg, err, sizeof err);
+    assert_int_equal(rc, 0);
+    mem = fmemopen(dump, sizeof dump, "w");
+    assert_non_null(mem);
+    pvtap_config_dump(&cfg, mem);
+    fclose(mem);
+    pvtap_config_free(&cfg);
+    assert_non_null(strstr(dump, "host = \"***@192.0.2.10\""));
+    assert_null(strstr(dump, "PASSWORD"));
+}
+
+/* Every integer is read as 64 bits, including a group's members read one
+ * by one (a sniff source's field indices). */
+static void test_integers_accepted(void **state)
+{
+    (void)state;
+    write_file("ints.conf", "sources = ( { type = \"sniff\"; file = \"/dev/null\";\n"
+                            "  fields_130 = { power_kW = 5; }; snaplen = 0x400; } );\n"
+                            "mqtt = { port = 8883; };\n");
+    struct pvtap_config cfg;
+    char err[4096];
+    int rc = load_capture("ints.conf", &cfg, err, sizeof err);
+    if (rc != 0)
+        print_error("%s\n", err);
+    assert_int_equal(rc, 0);
+    const struct mqtt_config *m = NULL;
+    for (size_t i = 0; i < cfg.n_sinks; i++)
+        if (strcmp(cfg.sinks[i].ops->name, "mqtt") == 0)
+            m = cfg.sinks[i].priv; /* struct mqtt_sink_priv starts with its mqtt_config */
+    assert_non_null(m);
+    assert_int_equal(m->port, 8883);
+    pvtap_config_free(&cfg);
+}
+
+/* More sources than any site has are refused before any is created. */
+static void test_source_count_bound(void **state)
+{
+    (void)state;
+    for (int n = PVTAP_MAX_SOURCES; n <= PVTAP_MAX_SOURCES + 1; n++) {
+        static char text[16384];
+        size_t used = (size_t)snprintf(text, sizeof text, "sources = (\n");
+        for (int i = 0; i < n; i++)
+            used += (size_t)snprintf(text + used, sizeof text - used,
+                                     "  { type = \"sniff\"; file = \"/dev/null\"; name = \"s%d\"; }%s\n",
+                                     i, i + 1 < n ? "," : "");
+        snprintf(text + used, sizeof text - used, ");\n");
+        write_file("many.conf", text);
+        struct pvtap_config cfg;
+        char err[4096];
+        int rc = load_capture("many.conf", &cfg, err, sizeof err);
+        pvtap_config_free(&cfg);
+        if (n == PVTAP_MAX_SOURCES) {
+            if (rc != 0)
+                print_error("%s\n", err);
+            assert_int_equal(rc, 0);
+        } else {
+            assert_int_equal(rc, PVTAP_ECONFIG);
+            assert_non_null(strstr(err, "many.conf:1: sources: 65 sources: at most 64"));
+        }
+    }
 }
 
 static void test_http_listen_parse(void **state)
@@ -290,6 +411,9 @@ int main(void)
         cmocka_unit_test(test_error_inside_include_names_included_file),
         cmocka_unit_test(test_valid_config_with_board_include),
         cmocka_unit_test(test_secret_never_in_errors),
+        cmocka_unit_test(test_url_credentials_never_printed),
+        cmocka_unit_test(test_integers_accepted),
+        cmocka_unit_test(test_source_count_bound),
         cmocka_unit_test(test_http_listen_parse),
         cmocka_unit_test(test_unreadable_file),
         cmocka_unit_test(test_port_resolution),
