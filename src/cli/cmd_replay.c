@@ -13,6 +13,7 @@
 #include "sinks/sink.h"
 #include "sources/sniff_offline.h"
 #include "sources/source.h"
+#include "store/site_kind.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -24,40 +25,47 @@ enum { BATCH_READINGS = 5000, MAX_FED_SERIES = 16, MAX_SINKS = 8 };
 
 struct pipeline {
     struct engine *engine;
-    struct store *store;      /* NULL with --no-db */
-    bool storing;             /* false while re-feeding the store's own records */
+    struct store *store; /* NULL with --no-db */
+    bool storing;        /* false while re-feeding the store's own records */
     const char *sinks[MAX_SINKS];
     size_t n_sinks;
     size_t in_batch;
-    int failed;               /* first store/engine failure: stops the run */
-    uint64_t refused;         /* readings the engine could not use */
+    int failed;       /* first store/engine failure: stops the run */
+    uint64_t refused; /* readings the engine could not use */
     char fed[MAX_FED_SERIES][ENGINE_SERIES_MAX];
     size_t n_fed;
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pvtap replay FILE... [-c FILE] [--db PATH | --no-db] [--format csv|jsonl|table]\n"
-            "\n"
-            "Runs the whole pipeline on recorded data and prints the resulting intervals of\n"
-            "every series the files fed (sorted by interval_end, then series).\n"
-            "  FILE.pcap, FILE.pcapng  supervisor uploads, series 'sniff' (or the sniff\n"
-            "                          source's `series` in the config)\n"
-            "  FILE.jsonl              readings in the `pvtap poll --format json` shape with a\n"
-            "                          `time` key, one per line: series 'poll' ('pvs-api' for\n"
-            "                          device pvs-api, or the line's own `series`)\n"
-            "\n"
-            "  -c, --config FILE  configuration (default /etc/pvtap/pvtap.conf if it exists)\n"
-            "      --db PATH      the store to fold into (default: the config's store.path;\n"
-            "                     with no config, nothing is stored)\n"
-            "      --no-db        keep everything in memory, store nothing\n"
-            "      --format F     csv (default when not a terminal), jsonl or table\n"
-            "  -h, --help         this text\n"
-            "\n"
-            "Idempotent: replaying a file twice, or again after an interrupted run, leaves\n"
-            "the same store. Exit status: 0 ok, 1 a file or line could not be used (the\n"
-            "rest is still processed), 2 usage or config error.\n");
+    fprintf(
+        out,
+        "usage: pvtap replay FILE... [-c FILE] [--db PATH | --no-db] [--format csv|jsonl|table]\n"
+        "                    [--consumption-meter net|gross|none] [--production "
+        "auto|meter|inverters]\n"
+        "\n"
+        "Runs the whole pipeline on recorded data and prints the resulting intervals of\n"
+        "every series the files fed (sorted by interval_end, then series).\n"
+        "  FILE.pcap, FILE.pcapng  supervisor uploads, series 'sniff' (or the sniff\n"
+        "                          source's `series` in the config)\n"
+        "  FILE.jsonl              readings in the `pvtap poll --format json` shape with a\n"
+        "                          `time` key, one per line: series 'poll' ('pvs-api' for\n"
+        "                          device pvs-api, or the line's own `series`)\n"
+        "\n"
+        "  -c, --config FILE  configuration (default /etc/pvtap/pvtap.conf if it exists)\n"
+        "      --db PATH      the store to fold into (default: the config's store.path;\n"
+        "                     with no config, nothing is stored)\n"
+        "      --no-db        keep everything in memory, store nothing\n"
+        "      --format F     csv (default when not a terminal), jsonl or table\n"
+        "      --consumption-meter K  how the 'c' meter is read (default: the config's\n"
+        "                     site.consumption_meter; its \"auto\" is what the store\n"
+        "                     learnt from the supervisor, else net)\n"
+        "      --production P how production is taken (default: site.production)\n"
+        "  -h, --help         this text\n"
+        "\n"
+        "Idempotent: replaying a file twice, or again after an interrupted run, leaves\n"
+        "the same store. Exit status: 0 ok, 1 a file or line could not be used (the\n"
+        "rest is still processed), 2 usage or config error.\n");
 }
 
 static void note_series(struct pipeline *p, const char *series)
@@ -99,8 +107,7 @@ static void on_reading(void *ctx, const struct reading *r)
     if (rc == PVTAP_EINVAL || rc == PVTAP_ELIMIT) {
         if (p->refused++ < 10)
             log_msg(LOGL_WARNING, "replay", "%s %s at %lld: reading not usable (%s)",
-                    r->series ? r->series : "?", r->device, (long long)r->time,
-                    pvtap_strerror(rc));
+                    r->series ? r->series : "?", r->device, (long long)r->time, pvtap_strerror(rc));
         return;
     }
     if (rc) {
@@ -119,8 +126,8 @@ static void on_reading(void *ctx, const struct reading *r)
 
 /* ---- poll readings files (.jsonl) --------------------------------------- */
 
-static const char *const meta_keys[] = {"device", "address", "time", "serial", "model",
-                                        "role", "series", "status_text", "msg", NULL};
+static const char *const meta_keys[] = {"device", "address", "time",        "serial", "model",
+                                        "role",   "series",  "status_text", "msg",    NULL};
 
 static bool is_meta_key(const char *k)
 {
@@ -199,8 +206,10 @@ static const char *poll_line(const char *line, size_t len, const struct reading_
             base.kind = DEVICE_NET_METER;
         } else if (strcmp(role->valuestring, "production") == 0) {
             base.kind = DEVICE_PRODUCTION_METER;
+        } else if (strcmp(role->valuestring, "consumption") == 0) {
+            base.kind = DEVICE_CONSUMPTION_METER;
         } else {
-            err = "\"role\" is not net or production";
+            err = "\"role\" is not net, production or consumption";
             goto out;
         }
     } else if (strcmp(d, "wattnode") == 0) {
@@ -347,6 +356,15 @@ static bool has_suffix(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Index of s in a NULL-terminated list, -1 when absent. */
+static int choice_index(const char *const names[], const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
 static void on_stored(void *ctx, const struct reading *r)
 {
     on_reading(ctx, r);
@@ -355,22 +373,51 @@ static void on_stored(void *ctx, const struct reading *r)
 int cmd_replay_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
-        {"no-db", no_argument, NULL, 'n'},        {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
+        {"no-db", no_argument, NULL, 'n'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {"consumption-meter", required_argument, NULL, 'C'},
+        {"production", required_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0},
     };
     const char *config_arg = NULL, *db_arg = NULL, *format_arg = NULL;
+    int cm_arg = -1, prod_arg = -1;
     bool no_db = false;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_arg = optarg; break;
-        case 'd': db_arg = optarg; break;
-        case 'n': no_db = true; break;
-        case 'f': format_arg = optarg; break;
-        case 'h': usage(stdout); return EXIT_OK;
-        default: return cli_usage_error("replay", "unknown option");
+        case 'c':
+            config_arg = optarg;
+            break;
+        case 'd':
+            db_arg = optarg;
+            break;
+        case 'n':
+            no_db = true;
+            break;
+        case 'f':
+            format_arg = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        case 'C':
+            /* "auto" needs a supervisor to ask: not a replay choice */
+            cm_arg = choice_index(&site_consumption_meter_names[1], optarg);
+            if (cm_arg < 0)
+                return cli_usage_error("replay", "--consumption-meter must be net, gross or none");
+            cm_arg++;
+            break;
+        case 'P':
+            prod_arg = choice_index(site_production_names, optarg);
+            if (prod_arg < 0)
+                return cli_usage_error("replay", "--production must be auto, meter or inverters");
+            break;
+        default:
+            return cli_usage_error("replay", "unknown option");
         }
     }
     if (optind >= argc)
@@ -393,18 +440,30 @@ int cmd_replay_main(int argc, char **argv)
     }
 
     struct pipeline p = {.storing = true};
+    for (size_t i = 0; i < site.cfg.n_sinks && p.n_sinks < MAX_SINKS; i++)
+        if (site.cfg.sinks[i].ops)
+            p.sinks[p.n_sinks++] = site.cfg.sinks[i].ops->name;
+    int rc = 0;
+    const char *db = no_db ? NULL : site.db_path;
+    if (db)
+        rc = store_open(db, site.tz, 0, &p.store);
+    if (cm_arg >= 0)
+        site.cfg.env.site.consumption_meter = (enum site_consumption_meter)cm_arg;
+    if (prod_arg >= 0)
+        site.cfg.env.site.production = (enum site_production)prod_arg;
+    struct site_kind kind;
+    if (rc == 0)
+        rc = site_kind_resolve(&site.cfg.env.site, p.store, &kind);
     struct engine_params ep;
     engine_params_default(&ep);
     ep.max_power_kW = site.cfg.env.site.max_power_kW > 0 ? site.cfg.env.site.max_power_kW : 100.0;
     ep.max_poll_gap_s = poll_gap(&site);
-    p.engine = engine_new(&ep);
-    for (size_t i = 0; i < site.cfg.n_sinks && p.n_sinks < MAX_SINKS; i++)
-        if (site.cfg.sinks[i].ops)
-            p.sinks[p.n_sinks++] = site.cfg.sinks[i].ops->name;
-    int rc = p.engine ? 0 : PVTAP_ENOMEM;
-    const char *db = no_db ? NULL : site.db_path;
-    if (rc == 0 && db)
-        rc = store_open(db, site.tz, 0, &p.store);
+    if (rc == 0) {
+        site_kind_engine_params(&kind, &ep);
+        p.engine = engine_new(&ep);
+        if (!p.engine)
+            rc = PVTAP_ENOMEM;
+    }
     if (rc == 0 && p.store) {
         /* start from what the store already holds, so a second replay or
          * one after a kill converges on the same intervals */
