@@ -2,6 +2,9 @@
  * clock. */
 #include "daemon/doctor.h"
 
+#include "store/site_kind.h"
+#include "store/store.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -269,6 +272,21 @@ enum doctor_level doctor_run(const struct pvtap_config *cfg, double seconds,
     memset(&tx, 0, sizeof tx);
     int state = adjtimex(&tx);
     doctor_clock_verdict(state != TIME_ERROR, time_now_s(), &r);
+    REPORT();
+    /* How the meters are read: the kind in force and where it came from. */
+    struct store *st = NULL;
+    struct site_kind kind;
+    if (store_open(cfg->store_path, NULL, STORE_RDONLY, &st) < 0)
+        st = NULL;
+    site_kind_resolve(&cfg->env.site, st, &kind);
+    if (st)
+        store_close(st);
+    result(&r, "site", DOCTOR_OK,
+           "consumption meter read as %s (%s), production: %s; a meter reading 0 kWh and 0 W "
+           "is shown by `pvtap status` (consumption CTs not installed or not wired / "
+           "production CTs not installed)",
+           site_kind_consumption_name(kind.consumption_meter), kind.origin,
+           site_kind_production_name(kind.production));
     REPORT();
     /* The mirror: the sniff sources' interfaces, else the board's. */
     bool any_mirror = false;
