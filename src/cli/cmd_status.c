@@ -104,13 +104,8 @@ static void print_table(const cJSON *root)
  * the meters that measure nothing (the daemon's). */
 static void add_site(cJSON *root, const struct pvtap_config *cfg, const char *db_path)
 {
-    const cJSON *live = cJSON_GetObjectItemCaseSensitive(root, "live");
-    const cJSON *lsite = cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "site")
-                                              : NULL;
-    if (cJSON_IsObject(lsite)) {
-        cJSON_AddItemToObject(root, "site", cJSON_Duplicate(lsite, true));
-        return;
-    }
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "site")))
+        return; /* the running daemon's */
     struct store *st = NULL;
     struct site_kind k;
     if (store_open(db_path, NULL, STORE_RDONLY, &st) < 0)
