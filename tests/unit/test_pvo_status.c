@@ -390,13 +390,12 @@ static void test_day_complete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_day_statuses),  cmocka_unit_test(test_day_modes),
-        cmocka_unit_test(test_gross_site),
-        cmocka_unit_test(test_dst_fall_back), cmocka_unit_test(test_format),
-        cmocka_unit_test(test_reply_parse),   cmocka_unit_test(test_ratelimit),
-        cmocka_unit_test(test_backoff),       cmocka_unit_test(test_bisect),
-        cmocka_unit_test(test_backload),      cmocka_unit_test(test_day_output),
-        cmocka_unit_test(test_day_complete),
+        cmocka_unit_test(test_day_statuses), cmocka_unit_test(test_day_modes),
+        cmocka_unit_test(test_gross_site),   cmocka_unit_test(test_dst_fall_back),
+        cmocka_unit_test(test_format),       cmocka_unit_test(test_reply_parse),
+        cmocka_unit_test(test_ratelimit),    cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_bisect),       cmocka_unit_test(test_backload),
+        cmocka_unit_test(test_day_output),   cmocka_unit_test(test_day_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

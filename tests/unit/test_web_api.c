@@ -571,16 +571,18 @@ static void test_gross_site(void **state)
     get(f, "GET", "/metrics", NULL, &r);
     char *m = body(&r);
     web_response_free(&r);
-    assert_non_null(strstr(m, "pvtap_power_watts{series=\"sniff\",quantity=\"consumption\"} 500.0\n"));
+    assert_non_null(
+        strstr(m, "pvtap_power_watts{series=\"sniff\",quantity=\"consumption\"} 500.0\n"));
     assert_non_null(strstr(m, "pvtap_power_watts{series=\"sniff\",quantity=\"net\"} 200.0\n"));
     free(m);
 
     FILE *sf = fopen(f->status, "w");
     assert_non_null(sf);
-    fprintf(sf, "{\"pid\":%d,\"site\":{\"consumption_meter\":\"gross\","
-                "\"consumption_meter_from\":\"supervisor (pvs-api) on 2026-12-08\","
-                "\"production\":\"auto\",\"meters_not_installed\":[{\"device\":\"sniff/PVS6p\","
-                "\"text\":\"production CTs not installed\"}]}}\n",
+    fprintf(sf,
+            "{\"pid\":%d,\"site\":{\"consumption_meter\":\"gross\","
+            "\"consumption_meter_from\":\"supervisor (pvs-api) on 2026-12-08\","
+            "\"production\":\"auto\",\"meters_not_installed\":[{\"device\":\"sniff/PVS6p\","
+            "\"text\":\"production CTs not installed\"}]}}\n",
             (int)getpid());
     fclose(sf);
     j = get_json(f, "/api/status", NULL, 200);
