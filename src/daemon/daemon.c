@@ -243,6 +243,61 @@ static void engine_feed(void *ctx, const struct reading *r)
     engine_add(ctx, r);
 }
 
+/* meta key: the interpretation the store's intervals were computed with;
+ * a store from before site.consumption_meter / site.production has none and
+ * was computed as "net/inverters" (production meters were ignored). */
+static const char INTERVALS_KIND_KEY[] = "intervals_kind";
+
+static void kind_text(const struct engine_params *ep, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", site_kind_consumption_name(ep->consumption_meter),
+             site_kind_production_name(ep->production));
+}
+
+struct rewrite_ctx {
+    struct daemon *d;
+    int rc;
+};
+
+static int rewrite_cb(void *ctx, const struct store_interval *iv)
+{
+    struct rewrite_ctx *c = ctx;
+    /* the engine's own name (stable), so a row it no longer has is deleted */
+    for (size_t i = 0; i < engine_series_count(c->d->engine); i++) {
+        const char *name = engine_series_name(c->d->engine, i);
+        if (strcmp(name, iv->row.series) == 0) {
+            c->rc = add_dirty(c->d, name, iv->row.interval_end);
+            return c->rc;
+        }
+    }
+    return 0;
+}
+
+/* Every interval as the engine now reads the records: its rows, and the
+ * store's rows it no longer has (deleted); then the kind is remembered. */
+static int rewrite_intervals(struct daemon *d)
+{
+    for (size_t i = 0; i < engine_series_count(d->engine); i++) {
+        const struct interval_row *rows;
+        size_t n;
+        engine_rows(d->engine, engine_series_name(d->engine, i), &rows, &n);
+        for (size_t j = 0; j < n; j++)
+            if (add_dirty(d, rows[j].series, rows[j].interval_end) < 0)
+                return PVTAP_ENOMEM;
+    }
+    struct rewrite_ctx c = {d, 0};
+    int rc = store_query_intervals(d->store, NULL, INT64_MIN, INT64_MAX, rewrite_cb, &c);
+    if (rc == 0)
+        rc = c.rc;
+    if (rc == 0)
+        rc = flush(d);
+    char kind[32];
+    kind_text(&d->ep, kind, sizeof kind);
+    if (rc == 0)
+        rc = store_meta_set(d->store, INTERVALS_KIND_KEY, kind);
+    return rc;
+}
+
 /* The kind in force changed: commit what is pending, then recompute every
  * interval from the store's raw records (as at start) and rewrite them. */
 static int rebuild_engine(struct daemon *d)
@@ -269,10 +324,7 @@ static int rebuild_engine(struct daemon *d)
     d->engine = e;
     d->ep = ep;
     d->kind_changed = false;
-    for (size_t i = 0; i < n; i++)
-        if (add_dirty(d, rows[i].series, rows[i].interval_end) < 0)
-            return PVTAP_ENOMEM;
-    return flush(d);
+    return rewrite_intervals(d);
 }
 
 /* ---- sinks -------------------------------------------------------------- */
@@ -572,7 +624,28 @@ static int load_engine(struct daemon *d)
     const struct interval_row *rows;
     size_t n;
     /* What the store already has is not new: take it out of "changed". */
-    return engine_collect(d->engine, &rows, &n);
+    rc = engine_collect(d->engine, &rows, &n);
+    char have[32], want[32];
+    bool found = false;
+    if (rc == 0)
+        rc = store_meta_get(d->store, INTERVALS_KIND_KEY, have, sizeof have, &found);
+    if (rc < 0)
+        return rc;
+    if (!found)
+        snprintf(have, sizeof have, "net/inverters");
+    kind_text(&d->ep, want, sizeof want);
+    if (strcmp(have, want) == 0)
+        return 0;
+    /* the configuration (or what the supervisor said) changed since the
+     * intervals were computed: recompute them all from the records */
+    if (n > 0 || found)
+        log_msg(LOGL_NOTICE, MOD, "the stored intervals were computed as %s: recomputing as %s",
+                have, want);
+    /* a store that fails now keeps the rows queued: the loop retries them,
+     * and the next start recomputes again */
+    if ((rc = rewrite_intervals(d)) < 0)
+        log_msg(LOGL_WARNING, MOD, "recomputing the intervals: %s", pvtap_strerror(rc));
+    return 0;
 }
 
 static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_end *end)
