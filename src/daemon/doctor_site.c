@@ -53,6 +53,15 @@ size_t doctor_site_hints(const struct doctor_site_day *day, enum engine_consumpt
         }
     }
     struct doctor_result *r;
+    /* a meter whose every record of the day reads 0 measures nothing */
+    if (day->c_zero && !day->c_live && (r = hint(out, max, &n, DOCTOR_WARN, day->series)))
+        snprintf(r->verdict, sizeof r->verdict,
+                 "consumption CTs not installed or not wired: the consumption meter read 0 kWh "
+                 "all day (net and consumption stay empty)");
+    if (day->p_zero && !day->p_live && (r = hint(out, max, &n, DOCTOR_OK, day->series)))
+        snprintf(r->verdict, sizeof r->verdict,
+                 "production CTs not installed: the production meter read 0 kWh all day "
+                 "(production is the inverters' sum)");
     if (kind == ENGINE_CONSUMPTION_NET && c_n >= MIN_INTERVALS && c_min >= -NOISE_WH &&
         exceeded >= MIN_EXCEEDED && (r = hint(out, max, &n, DOCTOR_WARN, day->series)))
         snprintf(r->verdict, sizeof r->verdict,
@@ -154,10 +163,14 @@ static void on_record(void *ctx, const struct reading *r)
     struct doctor_site_day *d = day_of(g, r->series);
     if (!d)
         return;
-    if (r->kind == DEVICE_NET_METER || r->kind == DEVICE_CONSUMPTION_METER)
+    bool zero = r->value == 0.0 && pv == 0.0;
+    if (r->kind == DEVICE_NET_METER || r->kind == DEVICE_CONSUMPTION_METER) {
         arr = d->c_wh;
-    else if (r->kind == DEVICE_PRODUCTION_METER)
+        zero ? d->c_zero++ : d->c_live++;
+    } else if (r->kind == DEVICE_PRODUCTION_METER) {
         arr = d->pmeter_wh;
+        zero ? d->p_zero++ : d->p_live++;
+    }
     /* a meter at 0 and 0 measures nothing (CTs not installed) */
     if (arr && !(r->value == 0.0 && pv == 0.0))
         add(&arr[slot], (r->value - pv) * 1000.0);

@@ -19,6 +19,8 @@ struct doctor_site_day {
     double c_wh[DOCTOR_DAY_SLOTS];
     double inverters_wh[DOCTOR_DAY_SLOTS];
     double pmeter_wh[DOCTOR_DAY_SLOTS];
+    /* meter records of the day reading exactly 0 kWh, and the others */
+    unsigned c_zero, c_live, p_zero, p_live;
 };
 
 /* Pure: the hints for one day under the kind in force, into out (at most

@@ -67,6 +67,12 @@ static void test_consumption_hints(void **state)
     make_day(&d, true, 20.0);
     assert_int_equal(hints(&d, ENGINE_CONSUMPTION_NET, r), 1);
     assert_int_equal(r[0].level, DOCTOR_OK);
+    /* no consumption CTs: named */
+    d.c_zero = 200;
+    assert_int_equal(hints(&d, ENGINE_CONSUMPTION_GROSS, r), 1);
+    assert_int_equal(r[0].level, DOCTOR_WARN);
+    assert_non_null(strstr(r[0].verdict, "consumption CTs not installed or not wired"));
+    d.c_zero = 0;
     /* too few intervals of the meter: no verdict on it */
     make_day(&d, true, 300.0);
     for (size_t i = 0; i < DOCTOR_DAY_SLOTS; i++)
@@ -124,6 +130,10 @@ static void test_day_from_store(void **state)
     assert_true(fabs(days[0].c_wh[DOCTOR_DAY_SLOTS - 20] - (-50.0)) < 1e-6);        /* NAN fails */
     assert_true(isnan(days[0].c_wh[DOCTOR_DAY_SLOTS - 21])); /* the first record: a base */
     assert_true(isnan(days[0].pmeter_wh[DOCTOR_DAY_SLOTS - 1]));
+    struct doctor_result r[3];
+    assert_int_equal(doctor_site_hints(&days[0], ENGINE_CONSUMPTION_NET, r, 3), 1);
+    assert_int_equal(r[0].level, DOCTOR_OK);
+    assert_non_null(strstr(r[0].verdict, "production CTs not installed"));
     store_close(st);
 }
 
