@@ -36,6 +36,10 @@ expect_grep "$TMP/st.json" '"consumption_meter_from":[[:space:]]*"supervisor \(p
     "status: the kind comes from the supervisor, with its date"
 "$PVTAP" status -c "$TMP/auto.conf" --db "$TMP/site.db" --format table --runtime-dir "$TMP/none" >"$TMP/st.txt" || true
 expect_grep "$TMP/st.txt" 'consumption meter read as gross \(supervisor' "status table names the kind"
+{ cat "$TMP/auto.conf"; printf 'store = { path = "%s"; };\n' "$TMP/site.db"; } >"$TMP/stored.conf"
+"$PVTAP" config check -c "$TMP/stored.conf" >"$TMP/dump" 2>&1 || true
+expect_grep "$TMP/dump" '^# in force: consumption meter read as gross \(supervisor \(pvs-api\) on 2026-12-08\)' \
+    "config check names the kind in force and where it came from"
 expect_rc 0 "a second run changes nothing" -- run_idle "$TMP/auto.conf"
 expect_no_grep "$TMP/err" 'recomputing' "no recomputation when the kind is unchanged"
 
