@@ -82,11 +82,16 @@ static void learn_kind(struct daemon *d, const struct reading *r)
 
 void daemon_take_reading(struct daemon *d, const struct reading *r)
 {
-    daemon_note_device(d, r);
+    const struct seen_device *sd = daemon_note_device(d, r);
     learn_kind(d, r);
     /* Every reading as it arrives (device states, power now); counters
-     * also go on to the engine and, batched, to the store. */
-    live_to_sinks(d, r);
+     * also go on to the engine and, batched, to the store. The power of a
+     * meter that measures nothing (no CTs, or consumption_meter "none") is
+     * no "0 W" the sinks should add up. */
+    bool unused_meter = d->ep.consumption_meter == ENGINE_CONSUMPTION_NONE &&
+                        (r->kind == DEVICE_NET_METER || r->kind == DEVICE_CONSUMPTION_METER);
+    if (!(r->q == Q_POWER_W && (unused_meter || (sd && daemon_meter_not_installed(sd)))))
+        live_to_sinks(d, r);
     if (r->q == Q_POWER_W) {
         /* a meter's power tells a counter at exactly 0 from missing CTs */
         engine_add(d->engine, r);

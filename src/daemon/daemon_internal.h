@@ -150,7 +150,8 @@ bool daemon_sources_need_net_raw(const struct daemon *d);
 void daemon_take_reading(struct daemon *d, const struct reading *r);
 
 /* health.c: device tracking and the alert checks */
-void daemon_note_device(struct daemon *d, const struct reading *r);
+/* The device's entry (NULL when the table is full). */
+const struct seen_device *daemon_note_device(struct daemon *d, const struct reading *r);
 void daemon_check_health(struct daemon *d);
 /* A meter whose counter and power both read exactly 0: what is missing
  * ("consumption CTs not installed or not wired"), else NULL. */

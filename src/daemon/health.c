@@ -22,7 +22,7 @@ enum {
  * it is worth a person's attention (both read the same meters). */
 static const double DISAGREE_SHARE = 0.10;
 
-void daemon_note_device(struct daemon *d, const struct reading *r)
+const struct seen_device *daemon_note_device(struct daemon *d, const struct reading *r)
 {
     char key[sizeof d->devices[0].key];
     snprintf(key, sizeof key, "%s/%s", r->series ? r->series : "?", r->device);
@@ -34,7 +34,7 @@ void daemon_note_device(struct daemon *d, const struct reading *r)
     if (!sd) {
         /* A bound: alerts are for a site's handful of devices. */
         if (d->n_devices >= 4096 || GROW(&d->devices, &d->cap_devices, d->n_devices, 32) < 0)
-            return;
+            return NULL;
         sd = &d->devices[d->n_devices++];
         memset(sd, 0, sizeof *sd);
         snprintf(sd->key, sizeof sd->key, "%s", key);
@@ -49,6 +49,7 @@ void daemon_note_device(struct daemon *d, const struct reading *r)
         sd->last_power_W = r->value;
         sd->have_power = true;
     }
+    return sd;
 }
 
 const char *daemon_meter_not_installed(const struct seen_device *sd)

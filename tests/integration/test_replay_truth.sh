@@ -16,7 +16,9 @@ case_opts() { # MANIFEST arguments -> replay options, in $opts
     for ((i = 0; i < ${#words[@]}; i++)); do
         case ${words[i]} in
         --consumption-meter) cm=${words[i + 1]:-} ;;
+        --consumption-meter=*) cm=${words[i]#*=} ;;
         --production) prod=${words[i + 1]:-} ;;
+        --production=*) prod=${words[i]#*=} ;;
         esac
     done
     opts=(--consumption-meter "$cm" --production "$prod")
