@@ -2,8 +2,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "store/site_kind.h"
+#include "store/store.h"
 #include "util/config.h"
 #include "util/err.h"
 
@@ -22,6 +25,23 @@ static void usage(FILE *out)
           "Every problem is reported as FILE:LINE: key: what is wrong.\n"
           "Exit status: 0 valid, 2 invalid or unreadable.\n",
           out);
+}
+
+/* The consumption meter kind in force: the config's, else what the store
+ * learnt from the supervisor (when the store can be read), else net. */
+static void print_kind_in_force(const struct pvtap_config *cfg)
+{
+    struct store *st = NULL;
+    struct site_kind k;
+    if (access(cfg->store_path, R_OK) != 0 ||
+        store_open(cfg->store_path, NULL, STORE_RDONLY, &st) < 0)
+        st = NULL;
+    site_kind_resolve(&cfg->env.site, st, &k);
+    if (st)
+        store_close(st);
+    printf("# in force: consumption meter read as %s (%s), production %s\n",
+           site_kind_consumption_name(k.consumption_meter), k.origin,
+           site_kind_production_name(k.production));
 }
 
 int cmd_config_main(int argc, char **argv)
@@ -82,8 +102,10 @@ int cmd_config_main(int argc, char **argv)
     }
     struct pvtap_config cfg;
     int rc = pvtap_config_load(path, &cfg);
-    if (rc == 0 && !quiet)
+    if (rc == 0 && !quiet) {
         pvtap_config_dump(&cfg, stdout);
+        print_kind_in_force(&cfg);
+    }
     pvtap_config_free(&cfg);
     if (rc == PVTAP_ENOMEM) {
         fprintf(stderr, "pvtap config: out of memory\n");

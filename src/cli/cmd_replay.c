@@ -13,6 +13,7 @@
 #include "sinks/sink.h"
 #include "sources/sniff_offline.h"
 #include "sources/source.h"
+#include "store/site_kind.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -40,6 +41,8 @@ static void usage(FILE *out)
     fprintf(
         out,
         "usage: pvtap replay FILE... [-c FILE] [--db PATH | --no-db] [--format csv|jsonl|table]\n"
+        "                    [--consumption-meter net|gross|none] [--production "
+        "auto|meter|inverters]\n"
         "\n"
         "Runs the whole pipeline on recorded data and prints the resulting intervals of\n"
         "every series the files fed (sorted by interval_end, then series).\n"
@@ -54,6 +57,10 @@ static void usage(FILE *out)
         "                     with no config, nothing is stored)\n"
         "      --no-db        keep everything in memory, store nothing\n"
         "      --format F     csv (default when not a terminal), jsonl or table\n"
+        "      --consumption-meter K  how the 'c' meter is read (default: the config's\n"
+        "                     site.consumption_meter; its \"auto\" is what the store\n"
+        "                     learnt from the supervisor, else net)\n"
+        "      --production P how production is taken (default: site.production)\n"
         "  -h, --help         this text\n"
         "\n"
         "Idempotent: replaying a file twice, or again after an interrupted run, leaves\n"
@@ -199,8 +206,10 @@ static const char *poll_line(const char *line, size_t len, const struct reading_
             base.kind = DEVICE_NET_METER;
         } else if (strcmp(role->valuestring, "production") == 0) {
             base.kind = DEVICE_PRODUCTION_METER;
+        } else if (strcmp(role->valuestring, "consumption") == 0) {
+            base.kind = DEVICE_CONSUMPTION_METER;
         } else {
-            err = "\"role\" is not net or production";
+            err = "\"role\" is not net, production or consumption";
             goto out;
         }
     } else if (strcmp(d, "wattnode") == 0) {
@@ -347,6 +356,15 @@ static bool has_suffix(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Index of s in a NULL-terminated list, -1 when absent. */
+static int choice_index(const char *const names[], const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
 static void on_stored(void *ctx, const struct reading *r)
 {
     on_reading(ctx, r);
@@ -355,11 +373,17 @@ static void on_stored(void *ctx, const struct reading *r)
 int cmd_replay_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'd'},
-        {"no-db", no_argument, NULL, 'n'},        {"format", required_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"db", required_argument, NULL, 'd'},
+        {"no-db", no_argument, NULL, 'n'},
+        {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {"consumption-meter", required_argument, NULL, 'C'},
+        {"production", required_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0},
     };
     const char *config_arg = NULL, *db_arg = NULL, *format_arg = NULL;
+    int cm_arg = -1, prod_arg = -1;
     bool no_db = false;
     int c;
     optind = 1;
@@ -380,6 +404,18 @@ int cmd_replay_main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return EXIT_OK;
+        case 'C':
+            /* "auto" needs a supervisor to ask: not a replay choice */
+            cm_arg = choice_index(&site_consumption_meter_names[1], optarg);
+            if (cm_arg < 0)
+                return cli_usage_error("replay", "--consumption-meter must be net, gross or none");
+            cm_arg++;
+            break;
+        case 'P':
+            prod_arg = choice_index(site_production_names, optarg);
+            if (prod_arg < 0)
+                return cli_usage_error("replay", "--production must be auto, meter or inverters");
+            break;
         default:
             return cli_usage_error("replay", "unknown option");
         }
@@ -404,18 +440,30 @@ int cmd_replay_main(int argc, char **argv)
     }
 
     struct pipeline p = {.storing = true};
+    for (size_t i = 0; i < site.cfg.n_sinks && p.n_sinks < MAX_SINKS; i++)
+        if (site.cfg.sinks[i].ops)
+            p.sinks[p.n_sinks++] = site.cfg.sinks[i].ops->name;
+    int rc = 0;
+    const char *db = no_db ? NULL : site.db_path;
+    if (db)
+        rc = store_open(db, site.tz, 0, &p.store);
+    if (cm_arg >= 0)
+        site.cfg.env.site.consumption_meter = (enum site_consumption_meter)cm_arg;
+    if (prod_arg >= 0)
+        site.cfg.env.site.production = (enum site_production)prod_arg;
+    struct site_kind kind;
+    if (rc == 0)
+        rc = site_kind_resolve(&site.cfg.env.site, p.store, &kind);
     struct engine_params ep;
     engine_params_default(&ep);
     ep.max_power_kW = site.cfg.env.site.max_power_kW > 0 ? site.cfg.env.site.max_power_kW : 100.0;
     ep.max_poll_gap_s = poll_gap(&site);
-    p.engine = engine_new(&ep);
-    for (size_t i = 0; i < site.cfg.n_sinks && p.n_sinks < MAX_SINKS; i++)
-        if (site.cfg.sinks[i].ops)
-            p.sinks[p.n_sinks++] = site.cfg.sinks[i].ops->name;
-    int rc = p.engine ? 0 : PVTAP_ENOMEM;
-    const char *db = no_db ? NULL : site.db_path;
-    if (rc == 0 && db)
-        rc = store_open(db, site.tz, 0, &p.store);
+    if (rc == 0) {
+        site_kind_engine_params(&kind, &ep);
+        p.engine = engine_new(&ep);
+        if (!p.engine)
+            rc = PVTAP_ENOMEM;
+    }
     if (rc == 0 && p.store) {
         /* start from what the store already holds, so a second replay or
          * one after a kill converges on the same intervals */

@@ -12,6 +12,7 @@
 #include "cli/status_build.h"
 #include "daemon/daemon.h"
 #include "sinks/sink.h"
+#include "store/site_kind.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/err.h"
@@ -68,6 +69,13 @@ static void print_table(const cJSON *root, const struct tz *tz)
                local_of(tz, str_or(live, "started", NULL), t1, sizeof t1),
                local_of(tz, str_or(live, "updated", NULL), t2, sizeof t2));
     putchar('\n');
+    const cJSON *site = cJSON_GetObjectItemCaseSensitive(root, "site");
+    printf("site      consumption meter read as %s (%s), production: %s\n",
+           str_or(site, "consumption_meter", "?"), str_or(site, "consumption_meter_from", "?"),
+           str_or(site, "production", "?"));
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(site, "meters_not_installed"))
+        printf("  %s: %s\n", str_or(m, "device", "?"), str_or(m, "text", "?"));
     const cJSON *srcs =
         cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "sources") : NULL;
     if (cJSON_GetArraySize(srcs) > 0) {
@@ -104,6 +112,26 @@ static void print_table(const cJSON *root, const struct tz *tz)
         cJSON_IsObject(live) ? cJSON_GetObjectItemCaseSensitive(live, "alerts") : NULL;
     printf("\nalerts    %d\n", cJSON_GetArraySize(alerts));
     cJSON_ArrayForEach(s, alerts) printf("  %s\n", str_or(s, "text", "?"));
+}
+
+/* "site": the kind in force (the running daemon's, else config + store) and
+ * the meters that measure nothing (the daemon's). */
+static void add_site(cJSON *root, const struct pvtap_config *cfg, const char *db_path)
+{
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(root, "site")))
+        return; /* the running daemon's */
+    struct store *st = NULL;
+    struct site_kind k;
+    if (store_open(db_path, NULL, STORE_RDONLY, &st) < 0)
+        st = NULL;
+    site_kind_resolve(&cfg->env.site, st, &k);
+    if (st)
+        store_close(st);
+    cJSON *o = cJSON_AddObjectToObject(root, "site");
+    cJSON_AddStringToObject(o, "consumption_meter",
+                            site_kind_consumption_name(k.consumption_meter));
+    cJSON_AddStringToObject(o, "consumption_meter_from", k.origin);
+    cJSON_AddStringToObject(o, "production", site_kind_production_name(k.production));
 }
 
 int cmd_status_main(int argc, char **argv)
@@ -168,6 +196,7 @@ int cmd_status_main(int argc, char **argv)
         fprintf(stderr, "pvtap status: %s\n", pvtap_strerror(PVTAP_ENOMEM));
         return EXIT_RUNTIME;
     }
+    add_site(root, &cfg, db ? db : cfg.store_path);
     int exit_code = err[0] ? EXIT_RUNTIME : EXIT_OK;
     if (strcmp(format, "json") == 0) {
         char *out = cJSON_Print(root);

@@ -124,6 +124,10 @@ cJSON *status_build(const char *status_path, const char *db_path,
         pid_t pid = cJSON_IsNumber(p) ? (pid_t)p->valuedouble : 0;
         state = pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) ? "running" : "not running";
         cJSON_AddItemToObject(root, "live", live);
+        /* how the running daemon reads the meters (pvtap status, /api/status) */
+        const cJSON *site = cJSON_GetObjectItemCaseSensitive(live, "site");
+        if (cJSON_IsObject(site))
+            cJSON_AddItemToObject(root, "site", cJSON_Duplicate(site, true));
     }
     cJSON_AddStringToObject(dstate, "state", state);
     cJSON_AddStringToObject(dstate, "status_file", status_path);

@@ -120,7 +120,9 @@ void pvtap_config_dump(const struct pvtap_config *cfg, FILE *out)
     put_string(out, site->name);
     fputs("; timezone = ", out);
     put_string(out, site->timezone);
-    fprintf(out, "; max_power_kW = %.17g; };\n", site->max_power_kW);
+    fprintf(out, "; max_power_kW = %.17g;\n  consumption_meter = \"%s\"; production = \"%s\"; };\n",
+            site->max_power_kW, site_consumption_meter_names[site->consumption_meter],
+            site_production_names[site->production]);
     fputs("store = { path = ", out);
     put_string(out, cfg->store_path);
     fputs("; };\nrun = { user = ", out);

@@ -30,8 +30,14 @@ void pvtap_config_defaults(struct pvtap_config *cfg)
 
 static int load_site(struct pvtap_config *cfg, const config_setting_t *site)
 {
-    static const char *const keys[] = {"timezone", "max_power_kW", "name", NULL};
+    static const char *const keys[] = {"timezone",          "max_power_kW", "name",
+                                       "consumption_meter", "production",   NULL};
     int rc = cfg_check_keys(site, keys);
+    int cm = (int)cfg->env.site.consumption_meter, prod = (int)cfg->env.site.production;
+    rc |= cfg_choice(site, "consumption_meter", false, site_consumption_meter_names, &cm);
+    rc |= cfg_choice(site, "production", false, site_production_names, &prod);
+    cfg->env.site.consumption_meter = (enum site_consumption_meter)cm;
+    cfg->env.site.production = (enum site_production)prod;
     rc |=
         cfg_string(site, "timezone", false, cfg->env.site.timezone, sizeof cfg->env.site.timezone);
     rc |= cfg_double(site, "max_power_kW", false, 0.001, 100000.0, &cfg->env.site.max_power_kW);

@@ -45,19 +45,59 @@ static int push_pending(struct daemon *d, const struct reading *r)
 
 static void live_to_sinks(struct daemon *d, const struct reading *r)
 {
+    /* The sinks add powers by kind: on a gross site the 'c' meter's power
+     * is the house's, as a consumption meter's is. */
+    struct reading as_site = *r;
+    if (r->kind == DEVICE_NET_METER && d->ep.consumption_meter == ENGINE_CONSUMPTION_GROSS)
+        as_site.kind = DEVICE_CONSUMPTION_METER;
     for (size_t i = 0; i < d->n_sinks; i++) {
         struct sink_rt *s = &d->sinks[i];
         if (s->state == SINK_RUNNING && s->sink->ops->live)
-            s->sink->ops->live(s->sink, r);
+            s->sink->ops->live(s->sink, &as_site);
+    }
+}
+
+/* site.consumption_meter "auto": a pvs-api source says which kind the 'c'
+ * meter is (its subtype); remember it so a sniff-only restart keeps it. */
+static void learn_kind(struct daemon *d, const struct reading *r)
+{
+    if (d->cfg->env.site.consumption_meter != SITE_CM_AUTO || !r->source ||
+        strcmp(r->source, "pvs-api") != 0 ||
+        (r->kind != DEVICE_NET_METER && r->kind != DEVICE_CONSUMPTION_METER))
+        return;
+    enum engine_consumption k =
+        r->kind == DEVICE_CONSUMPTION_METER ? ENGINE_CONSUMPTION_GROSS : ENGINE_CONSUMPTION_NET;
+    bool changed = false;
+    if (k == d->ep.consumption_meter && strcmp(d->kind.origin, "default") != 0)
+        return;
+    if (site_kind_learn(d->store, k, time_now_s(), &changed) < 0)
+        return; /* the store complains; the next reading tries again */
+    site_kind_resolve(&d->cfg->env.site, d->store, &d->kind);
+    if (k != d->ep.consumption_meter) {
+        log_msg(LOGL_NOTICE, MOD,
+                "the supervisor reports a %s consumption meter: recomputing the intervals",
+                site_kind_consumption_name(k));
+        d->kind_changed = true;
     }
 }
 
 void daemon_take_reading(struct daemon *d, const struct reading *r)
 {
-    daemon_note_device(d, r);
+    const struct seen_device *sd = daemon_note_device(d, r);
+    learn_kind(d, r);
     /* Every reading as it arrives (device states, power now); counters
-     * also go on to the engine and, batched, to the store. */
-    live_to_sinks(d, r);
+     * also go on to the engine and, batched, to the store. The power of a
+     * meter that measures nothing (no CTs, or consumption_meter "none") is
+     * no "0 W" the sinks should add up. */
+    bool unused_meter = d->ep.consumption_meter == ENGINE_CONSUMPTION_NONE &&
+                        (r->kind == DEVICE_NET_METER || r->kind == DEVICE_CONSUMPTION_METER);
+    if (!(r->q == Q_POWER_W && (unused_meter || (sd && daemon_meter_not_installed(sd)))))
+        live_to_sinks(d, r);
+    if (r->q == Q_POWER_W) {
+        /* a meter's power tells a counter at exactly 0 from missing CTs */
+        engine_add(d->engine, r);
+        return;
+    }
     if (!quantity_is_counter(r->q))
         return;
     if (d->n_pending >= PENDING_MAX) {
@@ -202,6 +242,95 @@ static int flush(struct daemon *d)
             s->sink->ops->step(s->sink);
     }
     return 0;
+}
+
+static void engine_feed(void *ctx, const struct reading *r)
+{
+    engine_add(ctx, r);
+}
+
+/* meta key: the interpretation the store's intervals were computed with;
+ * a store from before site.consumption_meter / site.production has none and
+ * was computed as "net/inverters" (production meters were ignored). */
+static const char INTERVALS_KIND_KEY[] = "intervals_kind";
+
+static void kind_text(const struct engine_params *ep, char *out, size_t size)
+{
+    snprintf(out, size, "%s/%s", site_kind_consumption_name(ep->consumption_meter),
+             site_kind_production_name(ep->production));
+}
+
+struct rewrite_ctx {
+    struct daemon *d;
+    int rc;
+};
+
+static int rewrite_cb(void *ctx, const struct store_interval *iv)
+{
+    struct rewrite_ctx *c = ctx;
+    /* the engine's own name (stable), so a row it no longer has is deleted */
+    for (size_t i = 0; i < engine_series_count(c->d->engine); i++) {
+        const char *name = engine_series_name(c->d->engine, i);
+        if (strcmp(name, iv->row.series) == 0) {
+            c->rc = add_dirty(c->d, name, iv->row.interval_end);
+            return c->rc;
+        }
+    }
+    return 0;
+}
+
+/* Every interval as the engine now reads the records: its rows, and the
+ * store's rows it no longer has (deleted); then the kind is remembered. */
+static int rewrite_intervals(struct daemon *d)
+{
+    for (size_t i = 0; i < engine_series_count(d->engine); i++) {
+        const struct interval_row *rows;
+        size_t n;
+        engine_rows(d->engine, engine_series_name(d->engine, i), &rows, &n);
+        for (size_t j = 0; j < n; j++)
+            if (add_dirty(d, rows[j].series, rows[j].interval_end) < 0)
+                return PVTAP_ENOMEM;
+    }
+    struct rewrite_ctx c = {d, 0};
+    int rc = store_query_intervals(d->store, NULL, INT64_MIN, INT64_MAX, rewrite_cb, &c);
+    if (rc == 0)
+        rc = c.rc;
+    if (rc == 0)
+        rc = flush(d);
+    char kind[32];
+    kind_text(&d->ep, kind, sizeof kind);
+    if (rc == 0)
+        rc = store_meta_set(d->store, INTERVALS_KIND_KEY, kind);
+    return rc;
+}
+
+/* The kind in force changed: commit what is pending, then recompute every
+ * interval from the store's raw records (as at start) and rewrite them. */
+static int rebuild_engine(struct daemon *d)
+{
+    int rc = flush(d);
+    if (rc < 0 || d->n_pending || d->n_dirty)
+        return rc < 0 ? rc : PVTAP_EIO; /* the store fails: try again later */
+    struct engine_params ep = d->ep;
+    site_kind_engine_params(&d->kind, &ep);
+    struct engine *e = engine_new(&ep);
+    if (!e)
+        return PVTAP_ENOMEM;
+    struct reading_sink s = {engine_feed, e};
+    const struct interval_row *rows;
+    size_t n;
+    rc = store_load_readings(d->store, NULL, &s);
+    if (rc == 0)
+        rc = engine_collect(e, &rows, &n);
+    if (rc < 0) {
+        engine_free(e);
+        return rc;
+    }
+    engine_free(d->engine);
+    d->engine = e;
+    d->ep = ep;
+    d->kind_changed = false;
+    return rewrite_intervals(d);
 }
 
 /* ---- sinks -------------------------------------------------------------- */
@@ -431,6 +560,8 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
                 daemon_source_service(d, rt, false);
         }
         drain_queue(d);
+        if (d->kind_changed)
+            rebuild_engine(d);
         for (size_t i = sink_base; i < nfds; i++)
             if (fds[i].revents && sink_of[i - sink_base]->sink->ops->step)
                 sink_of[i - sink_base]->sink->ops->step(sink_of[i - sink_base]->sink);
@@ -477,23 +608,50 @@ static int open_store(struct daemon *d)
     return store_open(d->store_path, d->tz, 0, &d->store);
 }
 
-static void engine_feed(void *ctx, const struct reading *r)
-{
-    engine_add(ctx, r);
-}
-
 /* The engine needs each device's last values as bases: replay what the
- * store holds (the durable point) into it. */
+ * store holds (the durable point) into it, read as the site's kind says. */
 static int load_engine(struct daemon *d)
 {
+    int rc = site_kind_resolve(&d->cfg->env.site, d->store, &d->kind);
+    if (rc < 0)
+        return rc;
+    site_kind_engine_params(&d->kind, &d->ep);
+    engine_free(d->engine);
+    d->engine = engine_new(&d->ep);
+    if (!d->engine)
+        return PVTAP_ENOMEM;
+    log_msg(LOGL_INFO, MOD, "consumption meter read as %s (%s), production: %s",
+            site_kind_consumption_name(d->kind.consumption_meter), d->kind.origin,
+            site_kind_production_name(d->kind.production));
     struct reading_sink s = {engine_feed, d->engine};
-    int rc = store_load_readings(d->store, NULL, &s);
+    rc = store_load_readings(d->store, NULL, &s);
     if (rc < 0)
         return rc;
     const struct interval_row *rows;
     size_t n;
     /* What the store already has is not new: take it out of "changed". */
-    return engine_collect(d->engine, &rows, &n);
+    rc = engine_collect(d->engine, &rows, &n);
+    char have[32], want[32];
+    bool found = false;
+    if (rc == 0)
+        rc = store_meta_get(d->store, INTERVALS_KIND_KEY, have, sizeof have, &found);
+    if (rc < 0)
+        return rc;
+    if (!found)
+        snprintf(have, sizeof have, "net/inverters");
+    kind_text(&d->ep, want, sizeof want);
+    if (strcmp(have, want) == 0)
+        return 0;
+    /* the configuration (or what the supervisor said) changed since the
+     * intervals were computed: recompute them all from the records */
+    if (n > 0 || found)
+        log_msg(LOGL_NOTICE, MOD, "the stored intervals were computed as %s: recomputing as %s",
+                have, want);
+    /* a store that fails now keeps the rows queued: the loop retries them,
+     * and the next start recomputes again */
+    if ((rc = rewrite_intervals(d)) < 0)
+        log_msg(LOGL_WARNING, MOD, "recomputing the intervals: %s", pvtap_strerror(rc));
+    return 0;
 }
 
 static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_end *end)
@@ -509,6 +667,7 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
     if (gap > 0)
         ep.max_poll_gap_s = gap;
     d->max_poll_gap_s = ep.max_poll_gap_s;
+    d->ep = ep;
     d->flush_ms = d->opt->flush_ms > 0 ? d->opt->flush_ms : FLUSH_DEFAULT_MS;
     int rc = tz_load(cfg->env.site.timezone, &d->tz);
     if (rc < 0) {

@@ -12,6 +12,7 @@
 #include "engine/engine.h"
 #include "sinks/sink.h"
 #include "sources/source.h"
+#include "store/site_kind.h"
 #include "util/log.h"
 
 enum src_state {
@@ -64,6 +65,9 @@ struct seen_device {
     const char *source; /* the source instance's name (stable) */
     enum device_kind kind;
     int64_t last_seen_s; /* wall clock */
+    /* a meter's last counter and power: both exactly 0 means no CTs */
+    double last_counter_kWh, last_power_W;
+    bool have_counter, have_power;
 };
 
 /* A store key whose interval changed but is not committed yet. */
@@ -74,6 +78,9 @@ struct dirty_key {
 
 struct daemon {
     struct pvtap_config *cfg;
+    struct engine_params ep; /* the engine's, with the site's interpretation */
+    struct site_kind kind;   /* in force, and where it came from */
+    bool kind_changed;       /* a pvs-api source reported another kind: rebuild */
     const struct daemon_options *opt;
     struct tz *tz;
     struct engine *engine;
@@ -143,8 +150,12 @@ bool daemon_sources_need_net_raw(const struct daemon *d);
 void daemon_take_reading(struct daemon *d, const struct reading *r);
 
 /* health.c: device tracking and the alert checks */
-void daemon_note_device(struct daemon *d, const struct reading *r);
+/* The device's entry (NULL when the table is full). */
+const struct seen_device *daemon_note_device(struct daemon *d, const struct reading *r);
 void daemon_check_health(struct daemon *d);
+/* A meter whose counter and power both read exactly 0: what is missing
+ * ("consumption CTs not installed or not wired"), else NULL. */
+const char *daemon_meter_not_installed(const struct seen_device *sd);
 
 /* status_file.c */
 int daemon_status_write(struct daemon *d);

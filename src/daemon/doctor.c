@@ -2,6 +2,10 @@
  * clock. */
 #include "daemon/doctor.h"
 
+#include "daemon/doctor_site.h"
+#include "store/site_kind.h"
+#include "store/store.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
@@ -270,6 +274,32 @@ enum doctor_level doctor_run(const struct pvtap_config *cfg, double seconds,
     int state = adjtimex(&tx);
     doctor_clock_verdict(state != TIME_ERROR, time_now_s(), &r);
     REPORT();
+    /* How the meters are read: the kind in force and where it came from. */
+    struct store *st = NULL;
+    struct site_kind kind;
+    if (store_open(cfg->store_path, NULL, STORE_RDONLY, &st) < 0)
+        st = NULL;
+    site_kind_resolve(&cfg->env.site, st, &kind);
+    result(&r, "site", DOCTOR_OK,
+           "consumption meter read as %s (%s), production: %s; a meter reading 0 kWh and 0 W "
+           "is shown by `pvtap status` (consumption CTs not installed or not wired / "
+           "production CTs not installed)",
+           site_kind_consumption_name(kind.consumption_meter), kind.origin,
+           site_kind_production_name(kind.production));
+    REPORT();
+    /* Does the last day of records look like that kind? */
+    static struct doctor_site_day days[4];
+    int n_days = st ? doctor_site_days(st, days, 4) : 0;
+    if (st)
+        store_close(st);
+    for (int i = 0; i < n_days; i++) {
+        struct doctor_result hints[3];
+        size_t n = doctor_site_hints(&days[i], kind.consumption_meter, hints, 3);
+        for (size_t j = 0; j < n; j++) {
+            r = hints[j];
+            REPORT();
+        }
+    }
     /* The mirror: the sniff sources' interfaces, else the board's. */
     bool any_mirror = false;
     for (size_t i = 0; i < cfg->n_sources; i++) {

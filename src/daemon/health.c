@@ -22,24 +22,45 @@ enum {
  * it is worth a person's attention (both read the same meters). */
 static const double DISAGREE_SHARE = 0.10;
 
-void daemon_note_device(struct daemon *d, const struct reading *r)
+const struct seen_device *daemon_note_device(struct daemon *d, const struct reading *r)
 {
     char key[sizeof d->devices[0].key];
     snprintf(key, sizeof key, "%s/%s", r->series ? r->series : "?", r->device);
     int64_t now = time_now_s();
-    for (size_t i = 0; i < d->n_devices; i++)
-        if (strcmp(d->devices[i].key, key) == 0) {
-            d->devices[i].last_seen_s = now;
-            return;
-        }
-    /* A bound: alerts are for a site's handful of devices. */
-    if (d->n_devices >= 4096 || GROW(&d->devices, &d->cap_devices, d->n_devices, 32) < 0)
-        return;
-    struct seen_device *sd = &d->devices[d->n_devices++];
-    snprintf(sd->key, sizeof sd->key, "%s", key);
-    sd->source = r->source;
-    sd->kind = r->kind;
+    struct seen_device *sd = NULL;
+    for (size_t i = 0; i < d->n_devices && !sd; i++)
+        if (strcmp(d->devices[i].key, key) == 0)
+            sd = &d->devices[i];
+    if (!sd) {
+        /* A bound: alerts are for a site's handful of devices. */
+        if (d->n_devices >= 4096 || GROW(&d->devices, &d->cap_devices, d->n_devices, 32) < 0)
+            return NULL;
+        sd = &d->devices[d->n_devices++];
+        memset(sd, 0, sizeof *sd);
+        snprintf(sd->key, sizeof sd->key, "%s", key);
+        sd->source = r->source;
+        sd->kind = r->kind;
+    }
     sd->last_seen_s = now;
+    if (r->q == Q_ENERGY_NET_LIFETIME_KWH) {
+        sd->last_counter_kWh = r->value;
+        sd->have_counter = true;
+    } else if (r->q == Q_POWER_W) {
+        sd->last_power_W = r->value;
+        sd->have_power = true;
+    }
+    return sd;
+}
+
+const char *daemon_meter_not_installed(const struct seen_device *sd)
+{
+    bool meter = sd->kind == DEVICE_NET_METER || sd->kind == DEVICE_CONSUMPTION_METER ||
+                 sd->kind == DEVICE_PRODUCTION_METER;
+    if (!meter || !sd->have_counter || sd->last_counter_kWh != 0.0 ||
+        (sd->have_power && sd->last_power_W != 0.0))
+        return NULL;
+    return sd->kind == DEVICE_PRODUCTION_METER ? "production CTs not installed"
+                                               : "consumption CTs not installed or not wired";
 }
 
 /* Has another device of the same series and kind been heard recently? */

@@ -100,6 +100,22 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(st, "commit_failures", (double)d->commit_failures);
     cJSON_AddNumberToObject(st, "intervals_written", (double)d->rows_written);
     add_time(st, "last_commit", d->last_commit_s);
+    /* how the meters are read, and meters that measure nothing */
+    cJSON *site = cJSON_AddObjectToObject(root, "site");
+    cJSON_AddStringToObject(site, "consumption_meter",
+                            site_kind_consumption_name(d->kind.consumption_meter));
+    cJSON_AddStringToObject(site, "consumption_meter_from", d->kind.origin);
+    cJSON_AddStringToObject(site, "production", site_kind_production_name(d->kind.production));
+    cJSON *notes = cJSON_AddArrayToObject(site, "meters_not_installed");
+    for (size_t i = 0; i < d->n_devices; i++) {
+        const char *what = daemon_meter_not_installed(&d->devices[i]);
+        if (!what)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "device", d->devices[i].key);
+        cJSON_AddStringToObject(o, "text", what);
+        cJSON_AddItemToArray(notes, o);
+    }
     cJSON *alerts = cJSON_AddArrayToObject(root, "alerts");
     for (size_t i = 0; i < d->alerts.n; i++) {
         cJSON *o = cJSON_CreateObject();

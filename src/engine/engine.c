@@ -25,7 +25,18 @@ enum { SPLIT_MAX = 12 }; /* a gap of up to 12 intervals is split evenly */
 enum { DEFAULT_MAX_KEYS = 4096 };
 static const int64_t TIME_MAX_S = 4102444800LL; /* 2100-01-01: anything later is bad input */
 
-enum role { ROLE_NONE, ROLE_PRODUCTION, ROLE_NET, ROLE_IMPORT, ROLE_EXPORT };
+/* ROLE_PRODUCTION: an inverter; ROLE_PMETER: a production meter;
+ * ROLE_CONSUMPTION: a gross consumption meter (the whole house). */
+enum role {
+    ROLE_NONE,
+    ROLE_PRODUCTION,
+    ROLE_NET,
+    ROLE_IMPORT,
+    ROLE_EXPORT,
+    ROLE_CONSUMPTION,
+    ROLE_PMETER,
+    ROLE_COUNT_
+};
 
 struct point {
     int64_t t;
@@ -43,8 +54,16 @@ struct key {
     enum role role;
     bool monotonic;
     enum reading_clock clock;
+    bool meter;            /* a meter's counter: a 0 needs a non-zero power to count */
     struct points pts;     /* record points, or boundary values derived from samples */
     struct points samples; /* CLOCK_POLL only */
+    struct points held;    /* times of 0 values waiting for a power reading (v unused) */
+};
+
+/* The times at which a meter reported a non-zero power (v unused). */
+struct powered {
+    char device[sizeof((struct reading *)0)->device];
+    struct points times;
 };
 
 struct series {
@@ -55,6 +74,8 @@ struct series {
     size_t n_rows, cap_rows;
     int64_t *dirty; /* interval ends to recompute (unsorted, repeats allowed) */
     size_t n_dirty, cap_dirty;
+    struct powered *powered; /* one per meter device that reported power */
+    size_t n_powered, cap_powered;
 };
 
 struct engine {
@@ -231,20 +252,48 @@ static int poll_sample(struct engine *e, struct series *s, struct key *k, int64_
 
 /* ---- keys and series ---------------------------------------------------- */
 
-static enum role role_of(enum device_kind kind, enum quantity q, bool *monotonic)
+static bool kind_is_meter(enum device_kind kind)
+{
+    return kind == DEVICE_NET_METER || kind == DEVICE_PRODUCTION_METER ||
+           kind == DEVICE_CONSUMPTION_METER;
+}
+
+/* What a counter is for, under the site's interpretation (params). */
+static enum role role_of(const struct engine_params *p, enum device_kind kind, enum quantity q,
+                         bool *monotonic)
 {
     *monotonic = q != Q_ENERGY_NET_LIFETIME_KWH;
     if (kind == DEVICE_INVERTER && q == Q_ENERGY_LIFETIME_KWH)
         return ROLE_PRODUCTION;
+    if (kind == DEVICE_PRODUCTION_METER) {
+        /* its net counter may dip at night (the inverters' standby) */
+        if (q == Q_ENERGY_NET_LIFETIME_KWH && p->production != ENGINE_PRODUCTION_INVERTERS)
+            return ROLE_PMETER;
+        return ROLE_NONE;
+    }
+    bool gross = kind == DEVICE_CONSUMPTION_METER ||
+                 (kind == DEVICE_NET_METER && p->consumption_meter == ENGINE_CONSUMPTION_GROSS);
+    if (p->consumption_meter == ENGINE_CONSUMPTION_NONE && kind_is_meter(kind))
+        return ROLE_NONE;
+    if (gross) {
+        /* the whole house never runs backwards: a decrease is a reset; its
+         * import/export counters say nothing about the grid */
+        *monotonic = true;
+        return q == Q_ENERGY_NET_LIFETIME_KWH ? ROLE_CONSUMPTION : ROLE_NONE;
+    }
     if (kind == DEVICE_NET_METER) {
         switch (q) {
-        case Q_ENERGY_NET_LIFETIME_KWH: return ROLE_NET;
-        case Q_ENERGY_IMPORT_LIFETIME_KWH: return ROLE_IMPORT;
-        case Q_ENERGY_EXPORT_LIFETIME_KWH: return ROLE_EXPORT;
-        default: break;
+        case Q_ENERGY_NET_LIFETIME_KWH:
+            return ROLE_NET;
+        case Q_ENERGY_IMPORT_LIFETIME_KWH:
+            return ROLE_IMPORT;
+        case Q_ENERGY_EXPORT_LIFETIME_KWH:
+            return ROLE_EXPORT;
+        default:
+            break;
         }
     }
-    return ROLE_NONE; /* production meters and anything else do not enter intervals */
+    return ROLE_NONE; /* anything else does not enter intervals */
 }
 
 static struct series *series_find(const struct engine *e, const char *name)
@@ -307,6 +356,7 @@ static struct key *key_get(struct engine *e, struct series *s, const struct read
     k->role = role;
     k->monotonic = monotonic;
     k->clock = r->clock;
+    k->meter = kind_is_meter(r->kind);
     memmove(&s->keys[lo + 1], &s->keys[lo], (s->n_keys - lo) * sizeof *s->keys);
     s->keys[lo] = k;
     s->n_keys++;
@@ -322,6 +372,8 @@ void engine_params_default(struct engine_params *p)
     p->max_power_kW = 100.0;
     p->max_poll_gap_s = 60;
     p->max_keys = DEFAULT_MAX_KEYS;
+    p->consumption_meter = ENGINE_CONSUMPTION_NET;
+    p->production = ENGINE_PRODUCTION_AUTO;
 }
 
 struct engine *engine_new(const struct engine_params *params)
@@ -337,6 +389,10 @@ struct engine *engine_new(const struct engine_params *params)
             e->p.max_poll_gap_s = params->max_poll_gap_s;
         if (params->max_keys > 0)
             e->p.max_keys = params->max_keys;
+        if (params->consumption_meter <= ENGINE_CONSUMPTION_NONE)
+            e->p.consumption_meter = params->consumption_meter;
+        if (params->production <= ENGINE_PRODUCTION_INVERTERS)
+            e->p.production = params->production;
     }
     return e;
 }
@@ -350,8 +406,12 @@ void engine_free(struct engine *e)
         for (size_t j = 0; j < s->n_keys; j++) {
             free(s->keys[j]->pts.p);
             free(s->keys[j]->samples.p);
+            free(s->keys[j]->held.p);
             free(s->keys[j]);
         }
+        for (size_t j = 0; j < s->n_powered; j++)
+            free(s->powered[j].times.p);
+        free(s->powered);
         free(s->keys);
         free(s->rows);
         free(s->dirty);
@@ -362,17 +422,82 @@ void engine_free(struct engine *e)
     free(e);
 }
 
+static struct powered *powered_find(const struct series *s, const char *device)
+{
+    for (size_t i = 0; i < s->n_powered; i++)
+        if (strcmp(s->powered[i].device, device) == 0)
+            return &s->powered[i];
+    return NULL;
+}
+
+static bool is_powered(const struct series *s, const char *device, int64_t t)
+{
+    const struct powered *pw = powered_find(s, device);
+    if (!pw)
+        return false;
+    size_t i = pts_lower(&pw->times, t);
+    return i < pw->times.n && pw->times.p[i].t == t;
+}
+
+/* A counter value at t of key k (record point or poll sample). */
+static int counter_put(struct engine *e, struct series *s, struct key *k, int64_t t, double v)
+{
+    if (k->clock == CLOCK_POLL)
+        return poll_sample(e, s, k, t, v);
+    return point_set(e, s, &k->pts, t, v, true, true);
+}
+
+/* A meter's non-zero power at t: its counters' zeros at t are real values
+ * (a meter at exactly 0 kWh that is measuring), whichever came first. */
+static int power_note(struct engine *e, const struct reading *r)
+{
+    e->st.ignored++;
+    if (!isfinite(r->value) || r->value == 0.0 || r->time < e->horizon || r->time < 0 ||
+        r->time >= TIME_MAX_S)
+        return 0;
+    struct series *s = series_get(e, r->series);
+    if (!s)
+        return PVTAP_ENOMEM;
+    struct powered *pw = powered_find(s, r->device);
+    if (!pw) {
+        if (grow((void **)&s->powered, &s->cap_powered, s->n_powered + 1, sizeof *s->powered))
+            return PVTAP_ENOMEM;
+        pw = &s->powered[s->n_powered++];
+        memset(pw, 0, sizeof *pw);
+        snprintf(pw->device, sizeof pw->device, "%s", r->device);
+    }
+    int rc = point_set(e, NULL, &pw->times, r->time, 1.0, true, false);
+    for (size_t j = 0; rc == 0 && j < s->n_keys; j++) {
+        struct key *k = s->keys[j];
+        if (strcmp(k->device, r->device) != 0)
+            continue;
+        size_t i = pts_lower(&k->held, r->time);
+        if (i >= k->held.n || k->held.p[i].t != r->time)
+            continue;
+        rc = point_remove(NULL, &k->held, r->time);
+        if (rc == 0)
+            rc = counter_put(e, s, k, r->time, 0.0);
+    }
+    return rc;
+}
+
 int engine_add(struct engine *e, const struct reading *r)
 {
     if (!r || !r->series || !r->series[0] || strlen(r->series) >= ENGINE_SERIES_MAX ||
         !r->device[0] || memchr(r->device, '\0', sizeof r->device) == NULL)
         return PVTAP_EINVAL;
+    if (r->q == Q_POWER_W && kind_is_meter(r->kind))
+        return power_note(e, r);
     if (!quantity_is_counter(r->q)) {
         e->st.ignored++;
         return 0;
     }
     bool monotonic;
-    enum role role = role_of(r->kind, r->q, &monotonic);
+    enum role role = role_of(&e->p, r->kind, r->q, &monotonic);
+    /* site.production auto: a production meter reading 0 is one whose CTs
+     * are not there, whatever its power says */
+    if (role == ROLE_PMETER && e->p.production == ENGINE_PRODUCTION_AUTO && r->value == 0.0)
+        role = ROLE_NONE;
     if (role == ROLE_NONE) {
         e->st.ignored++;
         return 0;
@@ -394,19 +519,23 @@ int engine_add(struct engine *e, const struct reading *r)
     if (k->clock != r->clock)
         return PVTAP_EINVAL; /* one device is either sniffed records or polled samples */
     int rc;
-    if (r->clock == CLOCK_POLL)
-        rc = poll_sample(e, s, k, r->time, r->value);
-    else
-        rc = point_set(e, s, &k->pts, r->time, r->value, true, true);
+    if (k->meter && r->value == 0.0 && !is_powered(s, r->device, r->time)) {
+        /* not installed (0 kWh, no power): held until a power says otherwise */
+        rc = point_set(e, NULL, &k->held, r->time, 0.0, true, false);
+        if (rc == 0)
+            e->st.held_zero++;
+        return rc;
+    }
+    rc = counter_put(e, s, k, r->time, r->value);
     if (rc == 0)
         e->st.readings++;
     return rc;
 }
 
 struct acc {
-    double sum[5];
-    unsigned n[5];
-    unsigned flags;
+    double sum[ROLE_COUNT_];
+    unsigned n[ROLE_COUNT_];
+    unsigned flags[ROLE_COUNT_];
 };
 
 static void acc_add(struct acc *a, enum role role, double wh)
@@ -422,8 +551,6 @@ static void pair_contrib(const struct engine *e, const struct key *k, const stru
     int64_t ia = iend(a->t), ib = iend(b->t);
     double dv_kWh = b->v - a->v;
     double dt_h = (double)(b->t - a->t) / 3600.0;
-    /* only production and net make rows and flags; import/export ride along */
-    bool main_role = k->role == ROLE_PRODUCTION || k->role == ROLE_NET;
     unsigned flags = 0;
     if ((k->monotonic && b->v < a->v) || fabs(dv_kWh) > e->p.max_power_kW * dt_h) {
         if (iv == ib) {
@@ -449,8 +576,7 @@ static void pair_contrib(const struct engine *e, const struct key *k, const stru
                 flags = IFLAG_GAP;
         }
     }
-    if (main_role)
-        acc->flags |= flags;
+    acc->flags[k->role] |= flags;
 }
 
 static void key_contrib(const struct engine *e, const struct key *k, int64_t iv, struct acc *acc)
@@ -479,19 +605,37 @@ static void compute_row(const struct engine *e, const struct series *s, int64_t 
     memset(row, 0, sizeof *row);
     row->interval_end = iv;
     row->series = s->name;
-    if (acc.n[ROLE_PRODUCTION]) {
+    /* production: the meter under "meter", and under "auto" where it has a
+     * (non-zero) counter around this interval; else the inverters */
+    enum role prod = ROLE_PRODUCTION;
+    if (e->p.production == ENGINE_PRODUCTION_METER ||
+        (e->p.production == ENGINE_PRODUCTION_AUTO && acc.n[ROLE_PMETER]))
+        prod = ROLE_PMETER;
+    bool has_p = acc.n[prod] > 0;
+    double p_wh = acc.sum[prod];
+    /* a gap or reset of a consumption meter flags the row even without data */
+    row->flags = acc.flags[prod] | acc.flags[ROLE_NET] | acc.flags[ROLE_CONSUMPTION];
+    if (has_p) {
         row->has |= IHAS_PRODUCTION;
-        row->production_wh = acc.sum[ROLE_PRODUCTION];
+        row->production_wh = p_wh;
     }
     if (acc.n[ROLE_NET]) {
         row->has |= IHAS_NET;
         row->net_wh = acc.sum[ROLE_NET];
-    }
-    if (acc.n[ROLE_PRODUCTION] && acc.n[ROLE_NET]) {
+        if (has_p) {
+            row->has |= IHAS_CONSUMPTION;
+            row->consumption_wh = p_wh + acc.sum[ROLE_NET]; /* R1: unrounded */
+        }
+    } else if (acc.n[ROLE_CONSUMPTION]) {
+        /* gross: the meter is the consumption; the grid is what production
+         * does not cover (known only with production) */
         row->has |= IHAS_CONSUMPTION;
-        row->consumption_wh = acc.sum[ROLE_PRODUCTION] + acc.sum[ROLE_NET]; /* R1: unrounded */
+        row->consumption_wh = acc.sum[ROLE_CONSUMPTION];
+        if (has_p) {
+            row->has |= IHAS_NET;
+            row->net_wh = acc.sum[ROLE_CONSUMPTION] - p_wh;
+        }
     }
-    row->flags = acc.flags;
     if (!row->has && !row->flags)
         return; /* R6: no row; import/export alone do not make one */
     if (acc.n[ROLE_IMPORT]) {
@@ -624,7 +768,10 @@ void engine_forget(struct engine *e, int64_t before_s)
             drop_before(&k->pts, before_s, true);
             /* boundaries at or after the horizon still need the polls before them */
             drop_before(&k->samples, before_s - e->p.max_poll_gap_s, true);
+            drop_before(&k->held, before_s - e->p.max_poll_gap_s, false);
         }
+        for (size_t j = 0; j < s->n_powered; j++)
+            drop_before(&s->powered[j].times, before_s - e->p.max_poll_gap_s, false);
         size_t r = rows_lower(s, before_s);
         if (r == 0)
             continue;

@@ -19,7 +19,7 @@ enum interval_flag {
 enum interval_has {
     IHAS_PRODUCTION = 1u << 0,
     IHAS_NET = 1u << 1,
-    IHAS_CONSUMPTION = 1u << 2, /* only when production and net both have data */
+    IHAS_CONSUMPTION = 1u << 2, /* net meter: with production and net; gross: the meter */
     IHAS_IMPORT = 1u << 3,      /* meter import counter (extra field, not in the CSV) */
     IHAS_EXPORT = 1u << 4,      /* meter export counter (extra field, not in the CSV) */
 };
@@ -41,24 +41,43 @@ struct interval_row {
     unsigned flags; /* enum interval_flag bits */
 };
 
+/* How a net meter's (DEVICE_NET_METER) counter is read (site.consumption_meter,
+ * "auto" resolved by the daemon). A DEVICE_CONSUMPTION_METER is always gross. */
+enum engine_consumption {
+    ENGINE_CONSUMPTION_NET = 0, /* the grid flow: consumption = production + net */
+    ENGINE_CONSUMPTION_GROSS,   /* the whole house: consumption = counter deltas, net = c - p */
+    ENGINE_CONSUMPTION_NONE,    /* not used: net and consumption stay empty */
+};
+
+/* Where a row's production comes from (site.production). */
+enum engine_production {
+    ENGINE_PRODUCTION_AUTO = 0,  /* the production meter where it has a non-zero counter,
+                                    else the inverters (per interval) */
+    ENGINE_PRODUCTION_METER,     /* production meters only */
+    ENGINE_PRODUCTION_INVERTERS, /* the sum of the inverters only */
+};
+
 struct engine_params {
-    double max_power_kW;     /* site.max_power_kW: bound for counter-jump detection */
-    int max_poll_gap_s;      /* polls further than this from a boundary give it no value */
-    size_t max_keys;         /* distinct (series, device, quantity): a hard limit (0: 4096) */
+    double max_power_kW; /* site.max_power_kW: bound for counter-jump detection */
+    int max_poll_gap_s;  /* polls further than this from a boundary give it no value */
+    size_t max_keys;     /* distinct (series, device, quantity): a hard limit (0: 4096) */
+    enum engine_consumption consumption_meter;
+    enum engine_production production;
 };
 
 /* Fills in the defaults of INTERFACES.md (100 kW, 60 s). */
 void engine_params_default(struct engine_params *p);
 
 struct engine_stats {
-    uint64_t readings;   /* counter readings accepted */
-    uint64_t ignored;    /* live (non-counter) readings and production-meter counters */
-    uint64_t repeats;    /* same (device, time) again with the same value */
-    uint64_t conflicts;  /* same (device, time) again with a different value: larger kept */
-    uint64_t too_old;    /* readings before the forget horizon, refused */
+    uint64_t readings;  /* counter readings accepted */
+    uint64_t ignored;   /* live (non-counter) readings and counters no role uses */
+    uint64_t held_zero; /* meter counters of exactly 0 with no power: "not installed" */
+    uint64_t repeats;   /* same (device, time) again with the same value */
+    uint64_t conflicts; /* same (device, time) again with a different value: larger kept */
+    uint64_t too_old;   /* readings before the forget horizon, refused */
     size_t keys;
-    size_t points;       /* record points and boundary values held */
-    size_t samples;      /* poll samples held */
+    size_t points;  /* record points and boundary values held */
+    size_t samples; /* poll samples held */
     size_t rows;
 };
 
@@ -69,8 +88,12 @@ struct engine;
 struct engine *engine_new(const struct engine_params *params);
 void engine_free(struct engine *e);
 
-/* Fold one reading in. Live quantities (power, voltage...) and production
- * meter counters are ignored (0). Returns PVTAP_EINVAL for an unusable
+/* Fold one reading in. Live quantities (power, voltage...) and counters no
+ * role uses (production meters under ENGINE_PRODUCTION_INVERTERS, every
+ * meter under ENGINE_CONSUMPTION_NONE...) are ignored (0). A meter's
+ * counter of exactly 0 enters no interval unless the same device reports a
+ * non-zero power at the same time: a meter whose CTs are not installed
+ * reads 0 and 0, and "0 Wh" would be a number nobody measured. Returns PVTAP_EINVAL for an unusable
  * reading (no series or device, a value that is not finite, a time outside
  * 1970..2100, a device whose clock changes), PVTAP_ELIMIT when too many keys
  * or the reading is older than the forget horizon, PVTAP_ENOMEM. The engine

@@ -292,9 +292,18 @@ bool ha_live_compute(const struct ha_device *devs, size_t n, const char *series,
         } else if (d->kind == DEVICE_NET_METER) {
             out->net_W += d->value[Q_POWER_W];
             out->has |= IHAS_NET;
+        } else if (d->kind == DEVICE_CONSUMPTION_METER) {
+            /* a gross meter (the daemon marks a 'c' meter so on a gross site) */
+            out->consumption_W += d->value[Q_POWER_W];
+            out->has |= IHAS_CONSUMPTION;
         }
     }
-    if ((out->has & IHAS_PRODUCTION) && (out->has & IHAS_NET)) {
+    if (out->has & IHAS_CONSUMPTION) {
+        if ((out->has & IHAS_PRODUCTION) && !(out->has & IHAS_NET)) {
+            out->net_W = out->consumption_W - out->production_W;
+            out->has |= IHAS_NET;
+        }
+    } else if ((out->has & IHAS_PRODUCTION) && (out->has & IHAS_NET)) {
         out->consumption_W = out->production_W + out->net_W;
         out->has |= IHAS_CONSUMPTION;
     }

@@ -112,9 +112,12 @@ size_t pvo_day_statuses(const struct tz *tz, int date, const struct pvo_interval
                 prod += dwh(v->production_wh), has |= IHAS_PRODUCTION;
             if (v->has & IHAS_NET)
                 net += dwh(v->net_wh), has |= IHAS_NET;
-            if (v->has & IHAS_CONSUMPTION)
+            if (v->has & IHAS_CONSUMPTION) {
                 cons += dwh(v->consumption_wh), has |= IHAS_CONSUMPTION;
-            else if (gross_site && (v->has & IHAS_NET) && !(v->has & IHAS_PRODUCTION))
+                /* a gross meter at night: its consumption, production 0 */
+                if (gross_site && !(v->has & IHAS_PRODUCTION))
+                    has |= IHAS_PRODUCTION;
+            } else if (gross_site && (v->has & IHAS_NET) && !(v->has & IHAS_PRODUCTION))
                 cons += dwh(v->net_wh), has |= IHAS_CONSUMPTION | IHAS_PRODUCTION;
             if (!isnan(v->voltage_V))
                 volt_sum += v->voltage_V, volt_n++;

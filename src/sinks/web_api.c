@@ -129,9 +129,19 @@ size_t web_live_power(struct web_live *l, struct web_power *out, size_t max)
             } else if (d->kind == DEVICE_NET_METER) {
                 out[j].net_W += d->power_W;
                 out[j].has_net = true;
+            } else if (d->kind == DEVICE_CONSUMPTION_METER) {
+                /* a gross meter: the house (a 'c' meter on a gross site) */
+                out[j].consumption_W += d->power_W;
+                out[j].has_consumption = true;
             }
         }
-        out[j].consumption_W = out[j].production_W + out[j].net_W;
+        if (out[j].has_consumption) {
+            out[j].has_net = out[j].has_production;
+            out[j].net_W = out[j].consumption_W - out[j].production_W;
+        } else {
+            out[j].consumption_W = out[j].production_W + out[j].net_W;
+            out[j].has_consumption = out[j].has_production && out[j].has_net;
+        }
     }
     pthread_mutex_unlock(&l->lock);
     return n;
@@ -770,7 +780,7 @@ static void api_live(struct web_api *api, struct web_response *resp)
             cJSON_AddNumberToObject(o, "production_W", p[i].production_W);
         if (p[i].has_net)
             cJSON_AddNumberToObject(o, "net_W", p[i].net_W);
-        if (p[i].has_production && p[i].has_net)
+        if (p[i].has_consumption)
             cJSON_AddNumberToObject(o, "consumption_W", p[i].consumption_W);
         cJSON_AddItemToArray(arr, o);
     }
@@ -1075,8 +1085,7 @@ static void api_metrics(struct web_api *api, struct web_response *resp)
     struct web_power p[16];
     size_t np = api->live ? web_live_power(api->live, p, 16) : 0;
     for (size_t i = 0; i < np; i++) {
-        const bool has[3] = {p[i].has_production, p[i].has_production && p[i].has_net,
-                             p[i].has_net};
+        const bool has[3] = {p[i].has_production, p[i].has_consumption, p[i].has_net};
         const double v[3] = {p[i].production_W, p[i].consumption_W, p[i].net_W};
         static const char *const pn[3] = {"production", "consumption", "net"};
         for (int q = 0; q < 3; q++) {

@@ -48,7 +48,7 @@ struct web_power {
     char series[32];
     int64_t time;
     double production_W, net_W, consumption_W;
-    bool has_production, has_net;
+    bool has_production, has_net, has_consumption;
 };
 /* Up to max series into out; returns how many. Thread-safe. */
 size_t web_live_power(struct web_live *l, struct web_power *out, size_t max);

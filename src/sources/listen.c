@@ -222,7 +222,7 @@ static int ls_create(struct source *src, const config_setting_t *section)
         cfg_int(section, "address", false, 1, 247, &v) < 0)
         rc = PVTAP_ECONFIG;
     p->address = (int)v;
-    static const char *const roles[] = {"net", "production", NULL};
+    static const char *const roles[] = {"net", "production", "consumption", NULL};
     idx = 0;
     if (cfg_choice(section, "role", false, roles, &idx) < 0)
         rc = PVTAP_ECONFIG;
@@ -298,9 +298,7 @@ static void handle_event(struct source *src, struct listen_priv *p, const struct
                 (unsigned)ev->address, p->out.wn.out_of_range);
     /* The response's wall-clock time: its last byte, on the monotonic clock. */
     int64_t t = time_now_s() - (mono_us() - ev->t_us) / 1000000;
-    enum device_kind kind =
-        p->role == METER_ROLE_PRODUCTION ? DEVICE_PRODUCTION_METER : DEVICE_NET_METER;
-    listen_emit(&p->out, kind, src->series, t, sink);
+    listen_emit(&p->out, meter_role_kind(p->role), src->series, t, sink);
 }
 
 static int ls_step(struct source *src, const struct reading_sink *sink)

@@ -172,7 +172,7 @@ int serial_config_parse(struct serial_config *sc, const struct pvtap_env *env,
     note(&rc, cfg_double(section, "listen_s", false, 0, 300, &sc->listen_s));
     note(&rc, cfg_double(section, "max_poll_gap_s", false, 1, 3600, &sc->max_poll_gap_s));
     if (flags & SERIAL_CFG_METER) {
-        static const char *const roles[] = {"net", "production", NULL};
+        static const char *const roles[] = {"net", "production", "consumption", NULL};
         idx = (int)sc->role;
         note(&rc, cfg_choice(section, "role", false, roles, &idx));
         sc->role = (enum meter_role)idx;

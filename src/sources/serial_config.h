@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sources/reading.h"
 #include "util/config.h"
 
 /* How the RS-485 transceiver's driver is switched on to transmit. */
@@ -16,7 +17,16 @@ enum rs485_mode {
     RS485_GPIO,     /* a GPIO raised by pvtap around each frame (HATs) */
 };
 
-enum meter_role { METER_ROLE_NET = 0, METER_ROLE_PRODUCTION };
+/* consumption: CTs around the whole house (gross), whatever site.consumption_meter says */
+enum meter_role { METER_ROLE_NET = 0, METER_ROLE_PRODUCTION, METER_ROLE_CONSUMPTION };
+
+/* The reading kind of a meter in that role. */
+static inline enum device_kind meter_role_kind(enum meter_role role)
+{
+    return role == METER_ROLE_PRODUCTION    ? DEVICE_PRODUCTION_METER
+           : role == METER_ROLE_CONSUMPTION ? DEVICE_CONSUMPTION_METER
+                                            : DEVICE_NET_METER;
+}
 
 struct serial_config {
     char port[256];       /* device path ("@meter" resolved), "" for Modbus TCP */
@@ -32,7 +42,7 @@ struct serial_config {
     double interval_s;    /* poll interval, 10 */
     bool force;           /* transmit even when another master was heard */
     double listen_s;      /* listen before the first transmission, 2 */
-    enum meter_role role; /* meters only: net (default) or production */
+    enum meter_role role; /* meters only: net (default), production or consumption */
     bool invert;          /* meters only: CT orientation reversed */
     double max_poll_gap_s; /* 60: for the engine's boundary interpolation */
 };

@@ -66,7 +66,7 @@ void wattnode_emit(const struct wn_values *v, const char *device, enum meter_rol
     struct reading r = {
         .source = "wattnode",
         .series = series,
-        .kind = role == METER_ROLE_PRODUCTION ? DEVICE_PRODUCTION_METER : DEVICE_NET_METER,
+        .kind = meter_role_kind(role),
         .time = time_s,
         .clock = CLOCK_POLL,
     };

@@ -1038,3 +1038,16 @@ int store_sent_put(struct store *st, const char *sink, const char *series, const
     sqlite3_finalize(s);
     return rc;
 }
+
+/* ---- site facts (the meta table) ---------------------------------------- */
+
+int store_meta_get(struct store *st, const char *key, char *out, size_t out_size, bool *found)
+{
+    out[0] = '\0';
+    return meta_get(st, key, out, out_size, found);
+}
+
+int store_meta_set(struct store *st, const char *key, const char *value)
+{
+    return meta_set(st, key, value);
+}

@@ -141,4 +141,10 @@ int store_sent_get(struct store *st, const char *sink, const char *series, const
 int store_sent_put(struct store *st, const char *sink, const char *series, const char *slot,
                    const char *text, enum store_sent_state state, int64_t now_s);
 
+/* ---- site facts the store remembers (the meta table) --------------------
+ * e.g. the consumption meter kind the supervisor reported (store/site_kind.h).
+ * Not found: *found false, out "". */
+int store_meta_get(struct store *st, const char *key, char *out, size_t out_size, bool *found);
+int store_meta_set(struct store *st, const char *key, const char *value);
+
 #endif

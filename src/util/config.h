@@ -50,10 +50,27 @@ bool cfg_key_is_secret(const char *key);
 
 /* ---- the whole configuration ------------------------------------------- */
 
+/* site.consumption_meter: how a 'c' (net) meter's counter is read. */
+enum site_consumption_meter {
+    SITE_CM_AUTO = 0, /* what a pvs-api source learnt from the supervisor, else net */
+    SITE_CM_NET,
+    SITE_CM_GROSS,
+    SITE_CM_NONE,
+};
+/* site.production: where the site's production comes from. */
+enum site_production { SITE_PROD_AUTO = 0, SITE_PROD_METER, SITE_PROD_INVERTERS };
+
+/* Names as in the configuration ("auto", "net", ...); NULL-terminated lists
+ * in enum order. */
+extern const char *const site_consumption_meter_names[];
+extern const char *const site_production_names[];
+
 struct site_config {
     char name[64];        /* site.name, default: the host name */
     char timezone[64];    /* site.timezone, default "UTC" */
     double max_power_kW;  /* site.max_power_kW, default 100 */
+    enum site_consumption_meter consumption_meter; /* default auto */
+    enum site_production production;               /* default auto */
 };
 
 enum { BOARD_MAX_PORTS = 8 };

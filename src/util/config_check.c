@@ -235,6 +235,9 @@ int cfg_bool(const config_setting_t *group, const char *key, bool required, bool
     return 0;
 }
 
+const char *const site_consumption_meter_names[] = {"auto", "net", "gross", "none", NULL};
+const char *const site_production_names[] = {"auto", "meter", "inverters", NULL};
+
 int cfg_choice(const config_setting_t *group, const char *key, bool required,
                const char *const choices[], int *out)
 {

@@ -5,8 +5,9 @@ source "$(dirname "$0")/lib.sh"
 SIM=${PVTAP_SIM:?}/pvsim_capture
 [ -x "$SIM" ] || { echo "no simulator at $SIM"; exit 1; }
 
+# production = inverters: the truth sums the inverters (the simulated 'p' meter is live)
 conf() { # conf FILE CAPTURE
-    printf 'site = { timezone = "America/Los_Angeles"; };\nsources = ( { type = "sniff"; file = "%s"; } );\n' "$2" >"$1"
+    printf 'site = { timezone = "America/Los_Angeles"; production = "inverters"; };\nsources = ( { type = "sniff"; file = "%s"; } );\n' "$2" >"$1"
 }
 run_idle() { "$PVTAP" run -c "$1" --db "$2" --until-idle --no-drop --runtime-dir "$TMP/rt"; }
 sniff_truth() { grep -v ',poll,' "$1"; }

@@ -19,7 +19,7 @@ chmod 755 "$TMP"
 mkdir -m 777 "$TMP/var" "$TMP/rt"
 
 cat >"$TMP/live.conf" <<CONF
-site = { timezone = "America/Los_Angeles"; };
+site = { timezone = "America/Los_Angeles"; production = "inverters"; };
 store = { path = "$TMP/var/pvtap.db"; };
 run = { user = "nobody"; };
 sources = ( { type = "sniff"; interface = "veth1"; } );

@@ -127,7 +127,7 @@ class Subscriber:
 def write_conf(name, port, extra=""):
     path = os.path.join(TMP, name + ".pvtap.conf")
     with open(path, "w") as f:
-        f.write(f'site = {{ timezone = "{TZ}"; name = "{SITE}"; }};\n'
+        f.write(f'site = {{ timezone = "{TZ}"; name = "{SITE}"; production = "inverters"; }};\n'
                 f'sources = ( {{ type = "sniff"; file = "{DATA}/sample-day.pcap"; }} );\n'
                 f'mqtt = {{ host = "127.0.0.1"; port = {port}; {extra} }};\n')
     return path

@@ -46,7 +46,7 @@ def ok(cond, what):
 def conf(tmp, name, url, extra="", source_file=None, retry_max_s=2):
     path = os.path.join(tmp, name + ".conf")
     with open(path, "w") as f:
-        f.write('site = { timezone = "America/Los_Angeles"; };\n'
+        f.write('site = { timezone = "America/Los_Angeles"; production = "inverters"; };\n'
                 'sources = ( { type = "sniff"; file = "%s"; } );\n'
                 'pvoutput = { api_key = "%s"; system_id = %d; url = "%s";\n'
                 '  retry_min_s = 1; retry_max_s = %d; timeout_s = 2; %s };\n'

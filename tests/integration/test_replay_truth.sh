@@ -7,11 +7,30 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0 n=0
 
-check() { # name truth files...
-    local name=$1 truth=$2
+# The site interpretation a case's truth assumes: `--consumption-meter K` and `--production P`
+# anywhere on its MANIFEST line (the simulator ignores them; a trailing `opts` column). A case
+# that names none was made by the simulator's first truth: net 'c' meter, production = the sum
+# of the inverters (its 'p' meter is live but the truth never used it).
+case_opts() { # MANIFEST arguments -> replay options, in $opts
+    local words=($1) i cm=net prod=inverters
+    for ((i = 0; i < ${#words[@]}; i++)); do
+        case ${words[i]} in
+        --consumption-meter) cm=${words[i + 1]:-} ;;
+        --consumption-meter=*) cm=${words[i]#*=} ;;
+        --production) prod=${words[i + 1]:-} ;;
+        --production=*) prod=${words[i]#*=} ;;
+        esac
+    done
+    opts=(--consumption-meter "$cm" --production "$prod")
+}
+
+check() { # name truth opts... -- files...
+    local name=$1 truth=$2 o=()
     shift 2
+    while [ "$1" != -- ]; do o+=("$1"); shift; done
+    shift
     n=$((n + 1))
-    if ! "$PVTAP" replay "$@" --no-db --format csv >"$tmp/out.csv" 2>"$tmp/err"; then
+    if ! "$PVTAP" replay "${o[@]}" "$@" --no-db --format csv >"$tmp/out.csv" 2>"$tmp/err"; then
         echo "FAIL $name: replay exited non-zero"; cat "$tmp/err"; fail=1; return
     fi
     if ! diff -u "$truth" "$tmp/out.csv" >"$tmp/diff"; then
@@ -20,36 +39,22 @@ check() { # name truth files...
     echo "ok   $name ($(($(wc -l <"$truth") - 1)) rows)"
 }
 
-# Each case's truth assumes the replay options after " | " in its MANIFEST line. A replay
-# without them reads every site as net CTs + inverters (what the sample day, with its live
-# production meter, assumes too): it checks only such cases and says which it skipped.
-legacy=(--consumption-meter net --production inverters)
-topology=("${legacy[@]}")
-"$PVTAP" replay --help 2>&1 | grep -q -- --consumption-meter || topology=()
-
 golden=$PVTAP_DATA/golden
 if [ -f "$golden/MANIFEST" ]; then
-    while read -r case line; do
+    while read -r case args; do
         case $case in ''|\#*) continue ;; esac
-        opts=()
-        [[ $line == *"|"* ]] && read -ra opts <<<"${line#*|}"
-        if [ ${#topology[@]} = 0 ]; then
-            if [ ${#opts[@]} -gt 0 ] && [ "${opts[*]}" != "${legacy[*]}" ]; then
-                echo "skip $case: this replay has no ${opts[*]}"
-                continue
-            fi
-            opts=()
-        fi
         files=("$golden/$case.pcap")
         [ -f "$golden/$case.poll.jsonl" ] && files+=("$golden/$case.poll.jsonl")
-        check "$case" "$golden/$case.intervals.csv" "${files[@]}" "${opts[@]}"
+        case_opts "$args"
+        check "$case" "$golden/$case.intervals.csv" "${opts[@]}" -- "${files[@]}"
     done <"$golden/MANIFEST"
 fi
 if [ -f "$PVTAP_DATA/sample-day.pcap" ]; then
-    check sample-day "$PVTAP_DATA/sample-day.intervals.csv" \
-        "$PVTAP_DATA/sample-day.pcap" "$PVTAP_DATA/sample-day.poll.jsonl" "${topology[@]}"
+    case_opts ""
+    check sample-day "$PVTAP_DATA/sample-day.intervals.csv" "${opts[@]}" -- \
+        "$PVTAP_DATA/sample-day.pcap" "$PVTAP_DATA/sample-day.poll.jsonl"
     # order of the files does not matter, nor does replaying the same file twice
-    check sample-day-reversed "$PVTAP_DATA/sample-day.intervals.csv" "${topology[@]}" \
+    check sample-day-reversed "$PVTAP_DATA/sample-day.intervals.csv" "${opts[@]}" -- \
         "$PVTAP_DATA/sample-day.poll.jsonl" "$PVTAP_DATA/sample-day.pcap" "$PVTAP_DATA/sample-day.pcap"
 fi
 [ "$n" -gt 0 ] || { echo "no golden data"; exit 77; }

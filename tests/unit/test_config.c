@@ -67,6 +67,10 @@ static const struct broken_case broken_cases[] = {
      "broken.conf:2: site.max_power_kW: must be a number, not a string"},
     {"out-of-range-max-power", "site = {\n max_power_kW = -5.0;\n};\n",
      "broken.conf:2: site.max_power_kW: -5 is out of range"},
+    {"bad-consumption-meter", "site = {\n timezone = \"UTC\";\n consumption_meter = \"gros\";\n};\n",
+     "broken.conf:3: site.consumption_meter: \"gros\" is not one of \"auto\", \"net\", \"gross\", \"none\""},
+    {"bad-production", "site = {\n production = 3;\n};\n",
+     "broken.conf:2: site.production: must be a string"},
     {"unknown-timezone", "site = {\n timezone = \"Mars/Olympus\";\n};\n",
      "broken.conf:2: site.timezone: unknown time zone \"Mars/Olympus\""},
     {"syntax-error", "site = {\n timezone = \"UTC\";\n max_power_kW = ;\n};\n", "broken.conf:3: syntax:"},
@@ -150,7 +154,8 @@ static void test_valid_config_with_board_include(void **state)
     write_file("board.conf", "board = {\n  name = \"rpi4\";\n  mirror = \"eth0\";\n"
                              "  rs485 = { meter = \"/dev/ttyRS485-0\"; inverter = \"/dev/ttyRS485-1\"; };\n};\n");
     write_file("good.conf",
-               "site = { timezone = \"America/Los_Angeles\"; max_power_kW = 12; name = \"home\"; };\n"
+               "site = { timezone = \"America/Los_Angeles\"; max_power_kW = 12; name = \"home\";\n"
+               "  consumption_meter = \"gross\"; production = \"inverters\"; };\n"
                "store = { path = \"/tmp/x.db\"; };\n"
                "pvoutput = { api_key = \"SECRET-KEY-123\"; system_id = 12345; };\n"
                "mqtt = { host = \"localhost\"; password = \"SECRET-PW-456\"; };\n"
@@ -164,6 +169,8 @@ static void test_valid_config_with_board_include(void **state)
     assert_string_equal(err, "");
     assert_string_equal(cfg.env.site.timezone, "America/Los_Angeles");
     assert_true(cfg.env.site.max_power_kW == 12.0);
+    assert_int_equal(cfg.env.site.consumption_meter, SITE_CM_GROSS);
+    assert_int_equal(cfg.env.site.production, SITE_PROD_INVERTERS);
     assert_string_equal(cfg.store_path, "/tmp/x.db");
     assert_string_equal(cfg.run_user, "nobody");
     assert_int_equal(cfg.env.board.n_ports, 2);
@@ -187,6 +194,7 @@ static void test_valid_config_with_board_include(void **state)
     assert_non_null(strstr(dump, "api_key = \"<redacted>\""));
     assert_non_null(strstr(dump, "password = \"<redacted>\""));
     assert_non_null(strstr(dump, "meter = \"/dev/ttyRS485-0\""));
+    assert_non_null(strstr(dump, "consumption_meter = \"gross\"; production = \"inverters\";"));
     pvtap_config_free(&cfg);
 }
 

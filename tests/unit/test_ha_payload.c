@@ -215,6 +215,12 @@ static const struct live_case live_cases[] = {
     {"other-series-ignored",
      {{"A", DEVICE_INVERTER, 1000, 200, "sniff"}, {"w@1", DEVICE_NET_METER, 1000, 50, "poll"}},
      2, true, P, 200, 0, 0},
+    {"gross-site: the 'c' meter is the house, net = house - production",
+     {{"A", DEVICE_INVERTER, 1000, 300, "sniff"},
+      {"Mc", DEVICE_CONSUMPTION_METER, 1000, 500, "sniff"}},
+     2, true, P | N | C, 300, 200, 500},
+    {"gross-site at night: consumption only",
+     {{"Mc", DEVICE_CONSUMPTION_METER, 1000, 400, "sniff"}}, 1, true, C, 0, 0, 400},
     {"nothing", {{0}}, 0, false, 0, 0, 0, 0},
 };
 

@@ -129,6 +129,29 @@ static void test_day_modes(void **state)
     tz_free(tz);
 }
 
+/* A gross site (the 'c' meter is the house): the engine gives consumption
+ * from the meter and net = consumption - production; at night, with the
+ * inverters asleep, consumption alone. PVOutput gets the house's
+ * consumption either way, never a net value taken for it. */
+static void test_gross_site(void **state)
+{
+    (void)state;
+    struct tz *tz = la();
+    struct pvo_interval night = iv("2017-06-07T19:00:00Z", 0, 0, 0);
+    night.has = IHAS_CONSUMPTION;
+    night.consumption_wh = 200.0;
+    struct pvo_interval day = iv("2017-06-07T19:05:00Z", 0, 0, 0);
+    day.has = IHAS_PRODUCTION | IHAS_NET | IHAS_CONSUMPTION;
+    day.production_wh = 300.0;
+    day.consumption_wh = 120.0;
+    day.net_wh = -180.0;
+    struct pvo_interval v[] = {night, day};
+    char text[512];
+    day_text(tz, 20170607, v, 2, false, 0, 0, text, sizeof text);
+    assert_string_equal(text, "20170607,12:00,0,0,200,2400 20170607,12:05,300,3600,320,1440");
+    tz_free(tz);
+}
+
 static void test_dst_fall_back(void **state)
 {
     (void)state;
@@ -367,12 +390,12 @@ static void test_day_complete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_day_statuses),  cmocka_unit_test(test_day_modes),
-        cmocka_unit_test(test_dst_fall_back), cmocka_unit_test(test_format),
-        cmocka_unit_test(test_reply_parse),   cmocka_unit_test(test_ratelimit),
-        cmocka_unit_test(test_backoff),       cmocka_unit_test(test_bisect),
-        cmocka_unit_test(test_backload),      cmocka_unit_test(test_day_output),
-        cmocka_unit_test(test_day_complete),
+        cmocka_unit_test(test_day_statuses), cmocka_unit_test(test_day_modes),
+        cmocka_unit_test(test_gross_site),   cmocka_unit_test(test_dst_fall_back),
+        cmocka_unit_test(test_format),       cmocka_unit_test(test_reply_parse),
+        cmocka_unit_test(test_ratelimit),    cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_bisect),       cmocka_unit_test(test_backload),
+        cmocka_unit_test(test_day_output),   cmocka_unit_test(test_day_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,21 @@ static void good_wattnode(void **state)
     unload(&L);
 }
 
+/* role "consumption": CTs around the whole house, read as a gross meter. */
+static void wattnode_consumption_role(void **state)
+{
+    (void)state;
+    struct loaded L;
+    load(&L, &wattnode_source_ops, NULL,
+         "sources = ( { type = \"wattnode\"; port = \"/dev/x\"; role = \"consumption\"; } );\n");
+    assert_int_equal(L.rc, 0);
+    const struct serial_config *sc = settings(&L);
+    assert_int_equal(sc->role, METER_ROLE_CONSUMPTION);
+    assert_int_equal(meter_role_kind(sc->role), DEVICE_CONSUMPTION_METER);
+    assert_int_equal(meter_role_kind(METER_ROLE_NET), DEVICE_NET_METER);
+    unload(&L);
+}
+
 static void good_sunspec_tcp(void **state)
 {
     (void)state;
@@ -212,6 +227,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_wattnode),
         cmocka_unit_test(good_sunspec_tcp),
+        cmocka_unit_test(wattnode_consumption_role),
         cmocka_unit_test(broken_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

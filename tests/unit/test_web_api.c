@@ -596,6 +596,51 @@ static void test_live_and_metrics(void **state)
     free(st);
 }
 
+/* A gross site: the daemon hands the 'c' meter on as a consumption meter;
+ * the page shows the house's power as consumption, net = house - production,
+ * and /api/status says how the meters are read. */
+static void test_gross_site(void **state)
+{
+    struct fixture *f = *state;
+    int64_t t = DAY0 + 20 * 3600;
+    feed(&f->live, "INV-A", DEVICE_INVERTER, t, Q_POWER_W, 300.0);
+    feed(&f->live, "PVS6c", DEVICE_CONSUMPTION_METER, t, Q_POWER_W, 500.0);
+    cJSON *j = get_json(f, "/api/live", NULL, 200);
+    cJSON *s = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "series"), 0);
+    assert_float_equal(cJSON_GetObjectItem(s, "production_W")->valuedouble, 300.0, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(s, "consumption_W")->valuedouble, 500.0, 1e-9);
+    assert_float_equal(cJSON_GetObjectItem(s, "net_W")->valuedouble, 200.0, 1e-9);
+    cJSON_Delete(j);
+    struct web_response r;
+    get(f, "GET", "/metrics", NULL, &r);
+    char *m = body(&r);
+    web_response_free(&r);
+    assert_non_null(
+        strstr(m, "pvtap_power_watts{series=\"sniff\",quantity=\"consumption\"} 500.0\n"));
+    assert_non_null(strstr(m, "pvtap_power_watts{series=\"sniff\",quantity=\"net\"} 200.0\n"));
+    free(m);
+
+    FILE *sf = fopen(f->status, "w");
+    assert_non_null(sf);
+    fprintf(sf,
+            "{\"pid\":%d,\"site\":{\"consumption_meter\":\"gross\","
+            "\"consumption_meter_from\":\"supervisor (pvs-api) on 2026-12-08\","
+            "\"production\":\"auto\",\"meters_not_installed\":[{\"device\":\"sniff/PVS6p\","
+            "\"text\":\"production CTs not installed\"}]}}\n",
+            (int)getpid());
+    fclose(sf);
+    j = get_json(f, "/api/status", NULL, 200);
+    cJSON *site = cJSON_GetObjectItem(j, "site");
+    assert_non_null(site);
+    assert_string_equal(cJSON_GetObjectItem(site, "consumption_meter")->valuestring, "gross");
+    assert_string_equal(cJSON_GetObjectItem(site, "consumption_meter_from")->valuestring,
+                        "supervisor (pvs-api) on 2026-12-08");
+    cJSON *ni = cJSON_GetArrayItem(cJSON_GetObjectItem(site, "meters_not_installed"), 0);
+    assert_string_equal(cJSON_GetObjectItem(ni, "text")->valuestring,
+                        "production CTs not installed");
+    cJSON_Delete(j);
+}
+
 static void test_site(void **state)
 {
     struct fixture *f = *state;
@@ -619,6 +664,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_and_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_site, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gross_site, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@ web_start() {
     port=$(web_free_port)
     [ -n "$listen" ] || listen="127.0.0.1:$port"
     cat >"$WEB_CONF" <<CONF
-site = { timezone = "America/Los_Angeles"; name = "sample-site"; };
+site = { timezone = "America/Los_Angeles"; name = "sample-site"; production = "inverters"; };
 store = { path = "$WEB_DB"; };
 http = { listen = "$listen"; };
 CONF

@@ -498,6 +498,13 @@ async function renderHealth() {
   p.append(h('span', { class: 'pill ' + (running ? 'ok' : 'bad') }, running ? 'daemon running' : 'daemon not running'));
   if (live.started) p.append(document.createTextNode(` since ${live.started.replace('T', ' ').replace('Z', ' UTC')}`));
   box.appendChild(p);
+  const site = st.site;
+  if (site) {
+    box.appendChild(h('p', { class: 'hint' },
+      `Consumption meter read as ${site.consumption_meter} (${site.consumption_meter_from}), production: ${site.production}.`));
+    for (const m of site.meters_not_installed || [])
+      box.appendChild(h('p', { class: 'warn' }, `${m.device}: ${m.text}`));
+  }
   const alerts = live.alerts || [];
   const ah = h('p', {}, alerts.length ? '' : 'No alerts.');
   if (alerts.length) {
