@@ -14,6 +14,7 @@ from the file itself. Without them that part is skipped, never failed.
 import glob
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -205,6 +206,12 @@ def daemon_gross(tmp):
        "the daemon stores the gross 'c' meter as a consumption meter", (kinds, text))
     ok("PVS6M19420231c (consumption_meter, subtype GROSS_CONSUMPTION_LINESIDE)" in text,
        "the daemon logs the meter's kind and subtype", text)
+    # site.consumption_meter "auto" learnt gross from the supervisor, kept in the store
+    conf = os.path.join(tmp, "gross.conf")
+    p = subprocess.run([base.PVTAP, "config", "check", "-c", conf], capture_output=True,
+                       text=True, timeout=30)
+    ok(re.search(r"in force: .*gross.*supervisor", p.stdout) is not None,
+       "auto learnt gross from the supervisor and the store keeps it", p.stdout + p.stderr)
 
 
 def daemon_flat(tmp, cert, key, pin):
