@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 check="$PVTAP_SRC/tests/check-floors"
 
 expect_rc 0 "the tree obeys docs/design.md's include matrix" -- /usr/bin/python3 "$check" "$PVTAP_SRC"
-cat "$TMP/err"
+sed "s/^/  | /" "$TMP/out" "$TMP/err"
 
 # A copy to break: only what the checker reads.
 copy() { rm -rf "$TMP/tree"; mkdir -p "$TMP/tree/docs"; cp -r "$PVTAP_SRC/src" "$TMP/tree/";
