@@ -47,7 +47,7 @@ struct engine_params {
     size_t max_keys;         /* distinct (series, device, quantity): a hard limit (0: 4096) */
 };
 
-/* Fills in the defaults of INTERFACES.md (100 kW, 60 s). */
+/* Fills in the README's defaults (100 kW, 60 s). */
 void engine_params_default(struct engine_params *p);
 
 struct engine_stats {
