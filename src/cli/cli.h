@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* Exit codes of every subcommand (INTERFACES.md). */
+/* Exit codes of every subcommand (the README's "Commands"). */
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 struct cli_command {

@@ -417,7 +417,7 @@ static int scan(const struct poll_opts *o, struct modbus_link *l)
 
 /* ---- sma-net ------------------------------------------------------------- */
 
-/* INTERFACES.md "Record names", inverter shape: the keys the inverter has,
+/* The README's inverter keys of `pvtap poll`: the keys the inverter has,
  * in the documented order; then the extra SMA channels (hours, error). */
 static cJSON *sma_net_record(const struct sma_net_device *d)
 {

@@ -16,7 +16,7 @@ struct engine_cli_site {
     const char *db_path;     /* NULL: no store (replay runs in memory) */
 };
 
-/* -c/--db as INTERFACES.md: --db PATH wins, then store.path of the config
+/* -c/--db as the README says: --db PATH wins, then store.path of the config
  * (-c FILE, else /etc/pvtap/pvtap.conf when it exists); with neither,
  * db_path is NULL. Prints its own errors; returns an exit code (0 ok). */
 int engine_cli_site_load(const char *cmd, const char *config_arg, const char *db_arg,

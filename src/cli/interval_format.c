@@ -1,4 +1,4 @@
-/* Interval rows as INTERFACES.md's CSV, JSON lines, or an 80-column table. */
+/* Interval rows as the README's CSV, JSON lines, or an 80-column table. */
 #include "cli/interval_format.h"
 
 #include <string.h>

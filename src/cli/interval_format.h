@@ -12,7 +12,7 @@ enum interval_format { IFMT_CSV, IFMT_JSONL, IFMT_TABLE };
 /* "csv", "jsonl", "table" -> *out; PVTAP_EINVAL otherwise. */
 int interval_format_parse(const char *s, enum interval_format *out);
 
-/* The header line (csv: exactly INTERFACES.md's; table: column titles;
+/* The header line (csv: exactly the README's; table: column titles;
  * jsonl: nothing). */
 void interval_format_header(FILE *out, enum interval_format f);
 /* One row: energies rounded by R1 ("%.1f", empty / null when absent). */

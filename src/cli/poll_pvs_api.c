@@ -58,7 +58,7 @@ bool poll_pvs_api_wanted(int argc, char **argv)
 
 #if PVTAP_HAVE_CURL
 
-/* The order keys print in: INTERFACES.md's inverter and meter shapes first,
+/* The order keys print in: the README's inverter and meter shapes first,
  * then what only this device has (legs, CT scale, supervisor counters). */
 static const enum pvs_field print_order[] = {
     PF_POWER_W,

@@ -1,4 +1,4 @@
-/* The device record objects `pvtap poll` and `pvtap listen` print (INTERFACES.md "Record names").
+/* The device record objects `pvtap poll` and `pvtap listen` print (keys as in the README).
  */
 #ifndef PVTAP_CLI_RECORD_JSON_H
 #define PVTAP_CLI_RECORD_JSON_H

@@ -1,4 +1,4 @@
-/* The interval engine: per-device counter points -> 5-minute rows by the rules of INTERFACES.md. */
+/* The interval engine: per-device counter points -> 5-minute rows by the rules R1-R6. */
 #include "engine/engine.h"
 
 #include <math.h>
@@ -9,7 +9,7 @@
 #include "util/err.h"
 #include "util/timeutil.h" /* INTERVAL_S only: the engine calls no time functions */
 
-/* The rules (INTERFACES.md "Intervals" and the lead's rulings R1-R6), in
+/* The rules (R1-R6, tabled in docs/design.md), in
  * one place:
  *  - every counter (series, device, quantity) keeps the set of its distinct
  *    points time -> value (a repeat with another value keeps the larger), so

@@ -65,7 +65,7 @@ struct engine_params {
     enum engine_production production;
 };
 
-/* Fills in the defaults of INTERFACES.md (100 kW, 60 s). */
+/* Fills in the README's defaults (100 kW, 60 s). */
 void engine_params_default(struct engine_params *p);
 
 struct engine_stats {

@@ -22,7 +22,7 @@ enum { BODY_KEEP_CAP_MAX = 64 * 1024 }; /* a larger buffer is released after eac
 void http_limits_default(struct http_limits *l)
 {
     l->max_header_bytes = 16 * 1024;
-    /* Backlog bursts reach hundreds of kB (PROTOCOL.md section 1). */
+    /* Backlog bursts reach hundreds of kB (docs/protocol.md section 1). */
     l->max_body_bytes = 4 * 1024 * 1024;
     l->budget = NULL;
 }

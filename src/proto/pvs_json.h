@@ -114,7 +114,7 @@ bool pvs_body_is_html(const char *body, size_t len);
 
 /* "inverter", "net_meter", "production_meter", "consumption_meter", "supervisor". */
 const char *pvs_dev_kind_name(enum pvs_dev_kind k);
-/* The JSON key `pvtap poll` prints a field under (INTERFACES.md record names). */
+/* The JSON key `pvtap poll` prints a field under (as the README lists them). */
 const char *pvs_field_name(enum pvs_field f);
 
 /* The readings of one device, into sink. The clock depends on the API:

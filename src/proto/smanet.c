@@ -30,7 +30,7 @@ uint16_t smanet_fcs16(const uint8_t *p, size_t n)
 static const uint8_t frame_prefix[4] = {0xFF, 0x03, 0x40, 0x41};
 
 /* 7E and 7D are the framing bytes; 11 and 13 are XON/XOFF, which some
- * serial paths swallow; 12 is stuffed as well (PROTOCOL.md section 3). */
+ * serial paths swallow; 12 is stuffed as well (docs/protocol.md section 4). */
 static bool must_stuff(uint8_t b)
 {
     return b == 0x7E || b == 0x7D || b == 0x11 || b == 0x12 || b == 0x13;

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Where the facts come from: ../shared/PROTOCOL.md section 3, which gathered
+/* Where the facts come from: docs/protocol.md section 4, which gathered
  * them from SMA's LGPL library YASDI (smanet.c: framing, stuffing, FCS;
  * smadata_layer.[ch]: the packet head, control bits, request layouts;
  * defractionizer.c: follow-up packets; plant.c: GET_NET answers and the

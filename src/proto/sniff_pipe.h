@@ -25,7 +25,7 @@ struct sniff_pipe_config {
     size_t body_budget_bytes;      /* request bodies held over all connections */
 };
 
-/* Defaults: port 80, the two SMS2DataCollector paths, PROTOCOL.md's layout. */
+/* Defaults: port 80, the two SMS2DataCollector paths, docs/protocol.md's layout. */
 void sniff_pipe_config_default(struct sniff_pipe_config *c);
 
 /* A complete supervisor request, borrowed for the callbacks. */

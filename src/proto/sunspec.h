@@ -72,7 +72,7 @@ int sunspec_decode_common(const uint16_t *body, size_t n, struct sunspec_common 
  *   12 W 13 W_SF   14 Hz 15 Hz_SF   16 VA 17 VA_SF   18 VAr 19 VAr_SF   20 PF 21 PF_SF
  *   22-23 WH (acc32, Wh) 24 WH_SF   25 DCA 26 DCA_SF 27 DCV 28 DCV_SF 29 DCW 30 DCW_SF
  *   31 TmpCab 32 TmpSnk 33 TmpTrns 34 TmpOt 35 Tmp_SF   36 St 37 StVnd 38.. events
- * (SunSpec Information Model Reference, models 101-103; PROTOCOL.md: W at +14
+ * (SunSpec Information Model Reference, models 101-103; docs/protocol.md: W at +14
  * and WH at +24 counting from the model ID.) Not implemented: int16 0x8000,
  * uint16 0xFFFF, acc32 0, scale factor 0x8000; each leaves its value absent. */
 enum { SUNSPEC_INVERTER_LEN = 50 };

@@ -9,7 +9,7 @@
 #include "util/err.h"
 #include "util/timeutil.h"
 
-/* Message 130, inverter interval (PROTOCOL.md section 1), fields after the
+/* Message 130, inverter interval (docs/protocol.md section 1), fields after the
  * message number: 0 time, 1 serial, 2 model, 3 unknown (empty on
  * microinverters; not interpreted), 4 lifetime kWh, 5 AC kW, 6 V, 7 A,
  * 8 DC kW, 9 DC V, 10 DC A, 11 heat-sink C, 12 Hz, 13 status. */

@@ -1,4 +1,4 @@
-/* The supervisor's upload body (PROTOCOL.md section 1): lines of TAB-separated fields -> records. */
+/* The supervisor's upload body (docs/protocol.md 1): lines of TAB-separated fields -> records. */
 #ifndef PVTAP_PROTO_SUPERVISOR_H
 #define PVTAP_PROTO_SUPERVISOR_H
 
@@ -25,7 +25,7 @@ struct pvs_record {
 
 /* Named fields of the records pvtap interprets (130 inverter, 140 meter):
  * the JSON key, whether its text is printed as a number, and its position.
- * Positions are the defaults of PROTOCOL.md's table; a site's config may
+ * Positions are the defaults of docs/protocol.md's table; a site's config may
  * move them (pvs_layout_set). */
 enum pvs_key {
     PVS_TIME, PVS_SERIAL, PVS_MODEL,
@@ -89,7 +89,7 @@ struct pvs_out {
 void pvs_out_reset(struct pvs_out *o);
 void pvs_out_free(struct pvs_out *o);
 
-/* The record as one JSON object (INTERFACES.md "Record names"), no newline. */
+/* The record as one JSON object (the README's sniff jsonl keys), no newline. */
 void pvs_record_json(const struct pvs_record *rec, const struct pvs_layout *l, struct pvs_out *o);
 /* msg TAB time(ISO, or empty) TAB field0 TAB field1 ... (raw fields), no newline. */
 void pvs_record_tsv(const struct pvs_record *rec, struct pvs_out *o);

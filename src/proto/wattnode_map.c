@@ -7,7 +7,7 @@
 #include "util/err.h"
 
 /* Continental Control Systems, "WattNode Modbus register list" V18 (WNC
- * series), restated in PROTOCOL.md section 2. Registers are documented
+ * series), restated in docs/protocol.md section 2. Registers are documented
  * 1-based; the wire address is one less. 32-bit values are low word first
  * (CDAB): EnergySum = 1.005 kWh reads as A3D7 3F80.
  *
@@ -26,8 +26,8 @@
  *   1701 SerialNumber uint32, 1703 UptimeSecs uint32, 1705 TotalSecs uint32,
  *   1707 Model, 1708 Version, 1712..1715 CRC/frame/packet errors, overruns
  *
- * 1019-1031 and 1703/1705 come from the register list itself (PROTOCOL.md
- * does not restate them); they fill the 1001-1034 block and the identity
+ * 1019-1031 and 1703/1705 come from the register list itself, as the rest;
+ * they fill the 1001-1034 block and the identity
  * block so each is one read. The sanity ranges are generous bounds a real
  * service cannot exceed (600 V class meters, 5000 A CTs): a value outside
  * one is a corrupted or misaddressed reply, never a reading. */

@@ -9,7 +9,7 @@
 
 struct tz;
 
-/* PVOutput's limits (PROTOCOL.md section 4). */
+/* PVOutput's limits (docs/protocol.md section 5). */
 enum {
     PVO_BATCH_MAX = 30, /* statuses per addbatchstatus request */
     PVO_BATCH_MAX_DONATION = 100,

@@ -1,4 +1,4 @@
-/* Names of reading quantities and device kinds (the JSON keys of INTERFACES.md). */
+/* Names of reading quantities and device kinds (the JSON keys the README documents). */
 #include "sources/reading.h"
 
 #include <string.h>

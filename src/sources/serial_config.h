@@ -55,7 +55,7 @@ enum {
 
 void serial_config_defaults(struct serial_config *sc);
 
-/* Validate and read a source section (the keys of INTERFACES.md "Config"):
+/* Validate and read a source section (the keys of the README's config):
  * every problem printed as FILE:LINE: key: what; PVTAP_ECONFIG if any. Unknown
  * keys are errors. env may be NULL (then "@role" ports are errors). */
 int serial_config_parse(struct serial_config *sc, const struct pvtap_env *env,

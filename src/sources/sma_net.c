@@ -32,7 +32,7 @@ void sma_net_serial_defaults(struct serial_config *sc)
 
 /* ---- the reading map ----------------------------------------------------- */
 
-/* Channel names seen on Sunny Boy US units (PROTOCOL.md section 3). Keys
+/* Channel names seen on Sunny Boy US units (docs/protocol.md section 4). Keys
  * with no quantity are printed by `pvtap poll` only. */
 static const struct sma_net_key keys[] = {
     {"Pac", "power_W", Q_POWER_W},

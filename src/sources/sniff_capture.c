@@ -270,7 +270,7 @@ size_t sniff_record_readings(const struct pvs_record *rec, const struct pvs_layo
         emit_q(sink, &r, rec, l, PVS_STATUS, Q_STATUS, 1, &n);
         return n;
     }
-    /* Meters: the serial's last character says which (PROTOCOL.md section 1). */
+    /* Meters: the serial's last character says which (docs/protocol.md section 1). */
     char suffix = r.device[serial->len - 1];
     if (suffix == 'c') {
         r.kind = DEVICE_NET_METER;

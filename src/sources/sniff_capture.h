@@ -57,7 +57,7 @@ int sniff_capture_drops(struct sniff_capture *c, uint64_t *kernel, uint64_t *ifa
 int sniff_capture_fd(struct sniff_capture *c); /* live selectable fd, or -1 */
 void sniff_capture_close(struct sniff_capture *c);
 
-/* Records -> readings (INTERFACES.md, the lead's mapping): 130 -> inverter,
+/* Records -> readings (the reading model of docs/design.md): 130 -> inverter,
  * 140 -> net meter ('c') or production meter ('p'); others none. Values only
  * for non-empty numeric fields; kW/kvar/kVA become W/var/VA. Returns the
  * number of readings emitted; *warned_meter is set when a meter with another

@@ -1,6 +1,6 @@
 """A loopback fake of PVOutput's r2 API (addbatchstatus.jsp, addoutput.jsp, getsystem.jsp) for pvtap's tests.
 
-Behaves as PROTOCOL.md section 4 documents PVOutput: the key and system id in
+Behaves as docs/protocol.md section 5 documents PVOutput: the key and system id in
 X-Pvoutput-* headers, X-Rate-Limit-* headers when asked with X-Rate-Limit: 1,
 an hourly request limit answered by 403 "Exceeded", 400 on chosen statuses,
 and outages (refused, hang, 5xx). Its clock is time.time() + offset_s, the same

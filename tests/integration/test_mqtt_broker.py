@@ -146,7 +146,7 @@ def intervals(db):
 
 
 def expected_state(rows):
-    """site/state of the last row, from the CSV alone (INTERFACES.md's rules)."""
+    """site/state of the last row, from the CSV alone (the README's "site/state" rules)."""
     tz = ZoneInfo(TZ)
 
     def local_date(r):

@@ -222,7 +222,7 @@ def main():
             check(keys[:10] == ["device", "address", "time", "serial", "power_W",
                                 "energy_net_lifetime_kWh", "energy_import_lifetime_kWh",
                                 "energy_export_lifetime_kWh", "voltage_V", "frequency_Hz"],
-                  "wattnode keys in INTERFACES.md order: %s" % keys)
+                  "wattnode keys in the README's order: %s" % keys)
             want = {"device": "wattnode", "address": 1, "serial": "123456",
                     "power_W": -1378.5, "energy_net_lifetime_kWh": -12.25,
                     "energy_import_lifetime_kWh": 1234.5,

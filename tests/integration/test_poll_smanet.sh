@@ -61,7 +61,7 @@ echo "$out" | near frequency_Hz 60.01 && ok "frequency_Hz = Fac" || bad "frequen
 echo "$out" | near dc_voltage_V 402 && ok "dc_voltage_V = Upv-Ist" || bad "dc_voltage: $out"
 [ "$(echo "$out" | json status)" = 1 ] && [ "$(echo "$out" | json status_text)" = Mpp ] \
     && ok "status 1 = Mpp" || bad "status: $out"
-/usr/bin/python3 - "$TMP/clean.json" <<'PY' && ok "dc_power_W = dc V x dc A; key order as INTERFACES.md" || bad "dc_power/order: $out"
+/usr/bin/python3 - "$TMP/clean.json" <<'PY' && ok "dc_power_W = dc V x dc A; key order as the README's pvtap poll" || bad "dc_power/order: $out"
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert abs(d["dc_power_W"] - d["dc_voltage_V"] * d["dc_current_A"]) < 1e-6

@@ -1,5 +1,5 @@
 """The pvoutput sink against a loopback fake PVOutput: a replayed day delivered in order with the
-statuses INTERFACES.md defines, rate limits obeyed across restarts, a bad status isolated, outages
+statuses the README defines, rate limits obeyed across restarts, a bad status isolated, outages
 (refused, hang, 5xx), kill -9, too-old statuses, upload --dry-run/--check, and the key never shown;
 a completed local day's totals sent once with addoutput.jsp."""
 import csv
@@ -69,7 +69,7 @@ def run_idle(cfg, db, rt, **kw):
 
 
 def expected_statuses(db):
-    """The statuses INTERFACES.md defines, computed here from the stored intervals."""
+    """The statuses the README defines ("Uploading to PVOutput"), computed here from the stored intervals."""
     p = pvtap(["intervals", "--db", db, "--series", "sniff", "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(p.stdout)))
     slots = {}
@@ -171,7 +171,7 @@ def main():
     ok(got == sorted(got, key=order_key), "statuses arrive in time order")
     bad = [(k, fake.accepted[k][2:6], v) for k, v in want.items()
            if k in fake.accepted and fake.accepted[k][2:2 + len(v)] != v]
-    ok(not bad, "values as INTERFACES.md defines (v1 running by local date): %s" % bad[:3])
+    ok(not bad, "values as the README defines (v1 running by local date): %s" % bad[:3])
     first_new_day = fake.accepted.get(("20170607", "00:00"))
     ok(first_new_day is not None and want[("20170607", "00:00")][0] == first_new_day[2] and
        int(first_new_day[2]) < 1000,

@@ -80,7 +80,7 @@ static void fmt_wh(char *out, size_t n, bool has, double wh)
         out[0] = '\0';
 }
 
-/* The engine's rows of a series as the CSV of INTERFACES.md, into buf. */
+/* The engine's rows of a series as the CSV of `pvtap replay`, into buf. */
 static void rows_csv(const struct engine *e, const char *series, char *buf, size_t size)
 {
     const struct interval_row *rows;

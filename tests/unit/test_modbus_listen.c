@@ -462,7 +462,7 @@ static void decode_wattnode(void **state)
     ev.function = 3;
     ev.start = 1000; /* 1001 */
     ev.count = ev.n_regs = 34;
-    /* 1.005 = 0x3F80A3D7, low word first (PROTOCOL.md): EnergySumNR at 1005 */
+    /* 1.005 = 0x3F80A3D7, low word first (docs/protocol.md): EnergySumNR at 1005 */
     ev.regs[4] = 0xA3D7;
     ev.regs[5] = 0x3F80;
     /* 60.0 Hz = 0x42700000 at 1033 */

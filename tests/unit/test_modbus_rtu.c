@@ -118,7 +118,7 @@ static void scan_finds_another_master(void **state)
 static void word_order_vectors(void **state)
 {
     (void)state;
-    /* PROTOCOL.md section 2: 1.005 reads as A3D7 3F80 (low word first). */
+    /* docs/protocol.md section 2: 1.005 reads as A3D7 3F80 (low word first). */
     static const struct {
         uint16_t regs[2];
         double value;

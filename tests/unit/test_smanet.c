@@ -11,7 +11,7 @@
 #include "proto/smanet.h"
 #include "util/err.h"
 
-/* PROTOCOL.md section 3: GET_NET_START broadcast from the master. */
+/* docs/protocol.md section 4: GET_NET_START broadcast from the master. */
 static const uint8_t golden[] = {0x7e, 0xff, 0x03, 0x40, 0x41, 0x00, 0x00, 0x00,
                                  0x00, 0x80, 0x00, 0x06, 0xd7, 0xc0, 0x7e};
 

@@ -1,4 +1,4 @@
-/* Supervisor body: PROTOCOL.md's sample as JSON, CRLF, no final LF, empty fields, unknown msg, bad time, layout overrides. */
+/* Supervisor body: docs/protocol.md's sample as JSON, CRLF, no final LF, empty fields, unknown msg, bad time, layout overrides. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,7 +61,7 @@ static void test_protocol_sample(void **state)
                         "{\"msg\":120,\"time\":\"2017-06-07T16:25:00Z\",\"fields\":[\"20170607162500\","
                         "\"ZT170285000441C0308\",\"0\",\"360\",\"0\",\"0\",\"306\",\"55561\",\"0.05\","
                         "\"23160\",\"12580\"]}");
-    /* INTERFACES.md's own examples, byte for byte. */
+    /* The README's record examples (sniff, Output), byte for byte. */
     assert_string_equal(
         l.text[2],
         "{\"msg\":130,\"time\":\"2017-06-07T16:20:00Z\",\"serial\":\"414051708000326\",\"model\":"

@@ -22,7 +22,7 @@ static void put_float_cdab(uint16_t *regs, uint16_t start, uint16_t doc_reg, flo
 static void documented_vector(void **state)
 {
     (void)state;
-    /* PROTOCOL.md: EnergySum 1001 = 1.005 kWh reads as A3D7 3F80 at 0x03E8. */
+    /* docs/protocol.md section 2: EnergySum 1001 = 1.005 kWh reads as A3D7 3F80 at 0x03E8. */
     assert_int_equal(wn_wire_addr(1001), 0x03E8);
     uint16_t regs[2] = {0xA3D7, 0x3F80};
     struct wn_values v = {0};

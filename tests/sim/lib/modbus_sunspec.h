@@ -1,5 +1,5 @@
 /* A virtual SunSpec inverter: the model chain (SunS, model 1, model
- * 101/102/103, end marker) as a register image, per PROTOCOL.md section 3. */
+ * 101/102/103, end marker) as a register image, per docs/protocol.md section 3. */
 #ifndef PVSIM_MODBUS_SUNSPEC_H
 #define PVSIM_MODBUS_SUNSPEC_H
 

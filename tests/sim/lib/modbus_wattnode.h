@@ -1,5 +1,5 @@
 /* A virtual WattNode Modbus meter (WNC/RWNC): what it holds and its register
- * map, per PROTOCOL.md section 2. */
+ * map, per docs/protocol.md section 2. */
 #ifndef PVSIM_MODBUS_WATTNODE_H
 #define PVSIM_MODBUS_WATTNODE_H
 
@@ -48,7 +48,7 @@ void wattnode_advance(struct wattnode *w, double dt_s);
  *               fails: not modelled, 0), CrcErrorCount, FrameErrorCount,
  *               PacketErrorCount, OverrunCount
  * Source: CCS "WattNode Modbus register list" V18 as summarised in
- * PROTOCOL.md section 2. Anything else: -1 (the server answers exception 02). */
+ * docs/protocol.md section 2. Anything else: -1 (the server answers exception 02). */
 int wattnode_read_reg(void *w, uint16_t wire_addr, uint16_t *value);
 
 /* The value of a float register as the wire carries it (float32). */

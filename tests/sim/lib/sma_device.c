@@ -33,7 +33,7 @@ struct channel {
     enum value_id v;
 };
 
-/* A plausible SB5000US list: names seen on real units (PROTOCOL.md 3); the
+/* A plausible SB5000US list: names seen on real units (docs/protocol.md 4); the
  * gains, units and order are ours (inferred, not from a capture). A test
  * channel and a parameter channel are included because a reader must skip
  * them. */

@@ -1,5 +1,5 @@
 /* A virtual SMA Sunny Boy (SB5000US-like) answering SMAData1 on SMA-Net,
- * per PROTOCOL.md section 3. */
+ * per docs/protocol.md section 4. */
 #ifndef PVSIM_SMA_DEVICE_H
 #define PVSIM_SMA_DEVICE_H
 

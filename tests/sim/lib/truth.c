@@ -148,7 +148,7 @@ static double snap_micro(double wh)
     return round(wh * 1e6) / 1e6;
 }
 
-/* The rules of INTERFACES.md "Intervals" for one device's distinct values. */
+/* The interval rules (docs/design.md, R1-R6) for one device's distinct values. */
 static int device_contribs(struct truth_series *s, struct device *d, struct contribs *out)
 {
     qsort(d->obs, d->n, sizeof(*d->obs), cmp_obs);

@@ -1,4 +1,4 @@
-/* Ground truth: the records a correct sniffer prints and the intervals INTERFACES.md's rules give, computed independently of pvtap. */
+/* Ground truth: the records a correct sniffer prints and the intervals docs/design.md's rules give, computed independently of pvtap. */
 #ifndef PVSIM_TRUTH_H
 #define PVSIM_TRUTH_H
 
