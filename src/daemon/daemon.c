@@ -60,6 +60,9 @@ void daemon_take_reading(struct daemon *d, const struct reading *r)
     if (!quantity_is_counter(r->q))
         return;
     if (d->n_pending >= PENDING_MAX) {
+        /* The bound on memory: past it a reading is refused whole (not fed
+         * to the engine either), so what is stored stays consistent. */
+        d->readings_dropped++;
         complain(&d->store_complaint, time_now_s(), LOGL_ERR, MOD,
                  "%zu readings wait for the store: dropping new ones until it recovers",
                  d->n_pending);
@@ -168,6 +171,7 @@ static int flush(struct daemon *d)
         return 0;
     }
     int64_t now = time_now_s();
+    daemon_store_check_file(d);
     int rc = store_begin(d->store);
     for (size_t i = 0; rc == 0 && i < d->n_pending; i++)
         rc = store_put_reading(d->store, &d->pending[i]);
@@ -180,14 +184,19 @@ static int flush(struct daemon *d)
     if (rc < 0) {
         store_rollback(d->store);
         d->commit_failures++;
-        d->next_health_ms = 0; /* raise the alert now, not at the next round */
+        daemon_store_backoff(d, true);
+        if (!d->store_complaint.failing)
+            d->next_health_ms = 0; /* raise the alert now, not at the next round */
         complain(&d->store_complaint, now, LOGL_ERR, MOD,
-                 "cannot write the store %s: %s; %zu readings and %zu intervals kept in memory "
-                 "and retried",
-                 d->store_path, pvtap_strerror(rc), d->n_pending, d->n_dirty);
+                 "cannot write the store %s: %s (%s); %zu readings and %zu intervals kept in "
+                 "memory, retried with back-off",
+                 d->store_path, pvtap_strerror(rc), store_last_error(d->store), d->n_pending,
+                 d->n_dirty);
         return rc;
     }
-    complain_clear(&d->store_complaint, MOD, "the store %s is writable again", d->store_path);
+    daemon_store_backoff(d, false);
+    if (complain_clear(&d->store_complaint, MOD, "the store %s is writable again", d->store_path))
+        d->next_health_ms = 0;
     d->commits++;
     d->rows_written += d->n_dirty;
     d->last_commit_s = now;
@@ -264,6 +273,20 @@ static void stop_sinks(struct daemon *d)
     d->sinks = NULL;
     d->outbox_sinks = NULL;
     d->n_sinks = d->n_outbox_sinks = 0;
+}
+
+void daemon_restart_sinks(struct daemon *d)
+{
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        if (s->state != SINK_RUNNING)
+            continue;
+        if (s->sink->ops->stop)
+            s->sink->ops->stop(s->sink);
+        s->state = SINK_STOPPED;
+        s->next_start_ms = 0;
+        s->backoff_ms = SINK_BACKOFF_FIRST_MS;
+    }
 }
 
 /* 1: every sink delivered all it can; -1: some of it cannot be delivered. */
@@ -387,8 +410,12 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             if (sdue < due)
                 due = sdue;
         }
-        if (d->first_pending_ms && d->first_pending_ms < due)
-            due = d->first_pending_ms;
+        /* A failing store is not retried before its back-off ends. */
+        int64_t commit_due = d->first_pending_ms;
+        if (commit_due && d->store_retry_ms > commit_due)
+            commit_due = d->store_retry_ms;
+        if (commit_due && commit_due < due)
+            due = commit_due;
         if (watchdog_ms && next_watchdog < due)
             due = next_watchdog;
         if (d->next_status_ms < due)
@@ -399,7 +426,7 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
         if (timeout > 1000)
             timeout = 1000;
         /* With --until-idle nothing waits on a clock that has no reason to. */
-        if (d->opt->until_idle && first_pass_done && d->first_pending_ms)
+        if (d->opt->until_idle && first_pass_done && d->first_pending_ms && !d->store_retry_ms)
             timeout = 0;
         int n = poll(fds, nfds, (int)timeout);
         if (n < 0 && errno != EINTR) {
@@ -445,8 +472,10 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             }
         }
         start_sinks(d, srt);
-        if ((d->first_pending_ms && now >= d->first_pending_ms) ||
-            d->n_pending >= PENDING_FLUSH_NOW || (d->opt->until_idle && d->first_pending_ms))
+        bool commit_now = (d->first_pending_ms && now >= d->first_pending_ms) ||
+                          d->n_pending >= PENDING_FLUSH_NOW ||
+                          (d->opt->until_idle && d->first_pending_ms);
+        if (commit_now && now >= d->store_retry_ms)
             flush(d);
         if (!d->ready_sent) {
             notify_send("READY=1");
@@ -473,7 +502,11 @@ static int open_store(struct daemon *d)
 {
     const char *path = d->opt->db_path ? d->opt->db_path : d->cfg->store_path;
     snprintf(d->store_path, sizeof d->store_path, "%s", path);
-    return store_open(d->store_path, d->tz, 0, &d->store);
+    int rc = store_open(d->store_path, d->tz, 0, &d->store);
+    /* Its failures are said by the daemon, once, with back-off. */
+    if (rc == 0)
+        store_set_quiet(d->store, true);
+    return rc;
 }
 
 static void engine_feed(void *ctx, const struct reading *r)

@@ -106,6 +106,16 @@ struct daemon {
     struct complaint store_complaint;
     uint64_t commits, commit_failures, rows_written;
     int64_t last_commit_s;
+    /* A failing store is retried with back-off, not at every loop pass. */
+    int64_t store_retry_ms;    /* monotonic: no commit before this; 0: none waiting */
+    int64_t store_backoff_ms;  /* the next wait after a failure */
+    uint64_t readings_dropped; /* counter readings refused: PENDING_MAX were waiting */
+    /* The store's file deleted or replaced under it (see store_recover.c). */
+    bool store_file_lost;       /* lost and not yet re-created */
+    int64_t store_recreated_s;  /* UTC of the last re-creation; 0: never */
+    uint64_t store_recreations; /* for the status */
+    int64_t recreate_retry_ms;  /* monotonic: next re-creation attempt */
+    int64_t recreate_backoff_ms;
 
     struct alert_set alerts;
     uint64_t alerts_published; /* alerts.version last offered to the sinks */
@@ -141,6 +151,16 @@ bool daemon_sources_need_net_raw(const struct daemon *d);
 
 /* daemon.c: the loop's reading sink (counter readings to the engine). */
 void daemon_take_reading(struct daemon *d, const struct reading *r);
+/* daemon.c: stop every running sink; the loop starts them again (a sink's
+ * own store connection then opens the re-created file). */
+void daemon_restart_sinks(struct daemon *d);
+
+/* store_recover.c: before a commit, notice a store file deleted or
+ * replaced under the daemon and re-create it (with back-off). */
+void daemon_store_check_file(struct daemon *d);
+/* store_recover.c: a failed commit, retried with back-off (1 s doubling to
+ * 60 s); a good one resets it. */
+void daemon_store_backoff(struct daemon *d, bool failed);
 
 /* health.c: device tracking and the alert checks */
 void daemon_note_device(struct daemon *d, const struct reading *r);

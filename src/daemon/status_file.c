@@ -92,6 +92,7 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(q, "readings_uncommitted", (double)d->n_pending);
     cJSON_AddNumberToObject(q, "intervals_uncommitted", (double)d->n_dirty);
     cJSON_AddNumberToObject(q, "dropped", (double)reading_queue_dropped(&d->queue));
+    cJSON_AddNumberToObject(q, "dropped_store_waiting", (double)d->readings_dropped);
     uint64_t written = daemon_bytes_written();
     cJSON_AddNumberToObject(root, "bytes_written", (double)written);
     cJSON *st = cJSON_AddObjectToObject(root, "store");
@@ -100,6 +101,7 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(st, "commit_failures", (double)d->commit_failures);
     cJSON_AddNumberToObject(st, "intervals_written", (double)d->rows_written);
     add_time(st, "last_commit", d->last_commit_s);
+    cJSON_AddNumberToObject(st, "recreated", (double)d->store_recreations);
     cJSON *alerts = cJSON_AddArrayToObject(root, "alerts");
     for (size_t i = 0; i < d->alerts.n; i++) {
         cJSON *o = cJSON_CreateObject();

@@ -1,4 +1,5 @@
-/* The store: SQLite (WAL, versioned schema) holding raw records, intervals, local-time totals and sink outboxes. */
+/* The store: SQLite (WAL, versioned schema) holding raw records, intervals, local-time totals and
+ * sink outboxes. */
 #ifndef PVTAP_STORE_STORE_H
 #define PVTAP_STORE_STORE_H
 
@@ -30,6 +31,23 @@ enum { STORE_SCHEMA_VERSION = 2 };
 int store_open(const char *path, const struct tz *tz, unsigned flags, struct store **out);
 void store_close(struct store *st);
 const char *store_path(const struct store *st);
+
+/* Quiet: failures are logged at debug level only, for an owner that says
+ * them itself (rate-limited); store_last_error() tells what the last one
+ * was about ("" before any). */
+void store_set_quiet(struct store *st, bool quiet);
+const char *store_last_error(const struct store *st);
+
+/* Is the open database still the file at its path? 0 yes; 1 when the path
+ * is missing or names another file (deleted or replaced while open: SQLite
+ * keeps writing into the unlinked file, which vanishes at close). */
+int store_file_moved(struct store *st);
+/* After store_file_moved(): write everything the open database holds into
+ * a new file at the path (SQLite's backup API, into PATH.recover, renamed
+ * into place; a foreign file found at the path is kept as
+ * PATH.displaced-EPOCH) and continue on it. On failure the old database
+ * stays open and in use: nothing is lost while the process runs. */
+int store_recreate(struct store *st);
 
 /* One transaction per batch of changes: nothing is visible (or durable)
  * before store_commit(). store_rollback() is safe after a failure. */
@@ -75,8 +93,8 @@ enum store_period { STORE_DAY, STORE_MONTH, STORE_YEAR };
 struct store_total {
     const char *period; /* "2017-06-07", "2017-06" or "2017" in site time (borrowed) */
     double production_wh, net_wh, consumption_wh, import_wh, export_wh;
-    unsigned has;       /* IHAS_* bits: a quantity with no interval is absent */
-    int64_t intervals;  /* rows counted */
+    unsigned has;      /* IHAS_* bits: a quantity with no interval is absent */
+    int64_t intervals; /* rows counted */
 };
 
 /* Totals of one series with from_period <= period < to_period (strings in
@@ -108,11 +126,9 @@ int store_outbox_pending(struct store *st, const char *sink, size_t limit, store
                          void *ctx);
 /* Returns 0 when marked, PVTAP_ENOTFOUND when that revision is no longer
  * the entry's (a newer one is pending). error may be NULL. */
-int store_outbox_mark(struct store *st, const char *sink, const char *series,
-                      int64_t interval_end, int64_t revision, enum outbox_state state,
-                      const char *error, int64_t now_s);
-int store_outbox_count(struct store *st, const char *sink, enum outbox_state state,
-                       int64_t *count);
+int store_outbox_mark(struct store *st, const char *sink, const char *series, int64_t interval_end,
+                      int64_t revision, enum outbox_state state, const char *error, int64_t now_s);
+int store_outbox_count(struct store *st, const char *sink, enum outbox_state state, int64_t *count);
 /* Forget a sink's entries of every series but keep_series (a sink that
  * uploads one series; *dropped, may be NULL, says how many went). */
 int store_outbox_drop_other_series(struct store *st, const char *sink, const char *keep_series,
@@ -121,8 +137,8 @@ int store_outbox_drop_other_series(struct store *st, const char *sink, const cha
 /* ---- a sink's own durable state (schema v2) -----------------------------
  * Small key/value pairs a sink must keep across restarts (a rate-limit
  * pause). value NULL deletes. Not found: *found false, out "". */
-int store_sink_get(struct store *st, const char *sink, const char *key, char *out,
-                   size_t out_size, bool *found);
+int store_sink_get(struct store *st, const char *sink, const char *key, char *out, size_t out_size,
+                   bool *found);
 int store_sink_set(struct store *st, const char *sink, const char *key, const char *value);
 
 /* What a sink last sent for one slot of a series (PVOutput: the status text
