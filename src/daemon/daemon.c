@@ -27,7 +27,6 @@ enum {
     PLAUSIBLE_SINCE_S = 1577836800, /* 2020-01-01: earlier poll clocks are unset clocks */
     PENDING_MAX = 2000000,          /* readings held while the store fails */
     STATUS_EVERY_MS = 5000,
-    SINK_BACKOFF_FIRST_MS = 1000,
     SINK_BACKOFF_MAX_MS = 300000,
     MAX_POLLFDS = 64,
 };
@@ -221,8 +220,10 @@ static int prepare_sinks(struct daemon *d)
     d->outbox_sinks = calloc(d->n_sinks ? d->n_sinks : 1, sizeof *d->outbox_sinks);
     if (!d->sinks || !d->outbox_sinks)
         return PVTAP_ENOMEM;
+    const config_setting_t *root = config_root_setting(&d->cfg->lc);
     for (size_t i = 0; i < d->n_sinks; i++) {
         d->sinks[i].sink = &d->cfg->sinks[i];
+        d->sinks[i].section = config_setting_get_member(root, d->cfg->sinks[i].ops->name);
         d->sinks[i].backoff_ms = SINK_BACKOFF_FIRST_MS;
         if (d->sinks[i].sink->ops->uses_outbox)
             d->outbox_sinks[d->n_outbox_sinks++] = d->sinks[i].sink->ops->name;
@@ -359,10 +360,10 @@ static void send_status_line(struct daemon *d)
     int64_t last = 0;
     pthread_mutex_lock(&d->status_lock);
     for (size_t i = 0; i < d->n_src; i++) {
-        if (d->srcs[i].state == SRC_OPEN)
+        if (d->srcs[i]->state == SRC_OPEN)
             up++;
-        if (d->srcs[i].last_reading_s > last)
-            last = d->srcs[i].last_reading_s;
+        if (d->srcs[i]->last_reading_s > last)
+            last = d->srcs[i]->last_reading_s;
     }
     pthread_mutex_unlock(&d->status_lock);
     char when[32] = "none";
@@ -435,18 +436,31 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
         }
         if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo si;
+            bool reloaded = false;
             while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-                if (si.ssi_signo == SIGHUP)
+                if (si.ssi_signo != SIGHUP) {
+                    log_msg(LOGL_NOTICE, MOD, "signal %u: stopping", si.ssi_signo);
+                    return LOOP_STOP;
+                }
+                notify_send("RELOADING=1");
+                /* What was read so far is committed before sources change hands. */
+                drain_queue(d);
+                flush(d);
+                enum reload_result r = daemon_reload(d);
+                if (r == RELOAD_RESTART)
                     return LOOP_RELOAD;
-                log_msg(LOGL_NOTICE, MOD, "signal %u: stopping", si.ssi_signo);
-                return LOOP_STOP;
+                notify_send("READY=1");
+                reloaded = true;
             }
+            /* The poll set names sources and sinks a reload may have freed. */
+            if (reloaded)
+                continue;
         }
         for (size_t i = src_base; i < sink_base; i++)
             daemon_source_service(d, rt_of[i - src_base], fds[i].revents != 0);
         /* Timer-driven loop sources and closed ones waiting to re-open. */
         for (size_t i = 0; i < d->n_src; i++) {
-            struct src_rt *rt = &d->srcs[i];
+            struct src_rt *rt = d->srcs[i];
             if (rt->port_group >= 0)
                 continue;
             bool has_fd = false;
@@ -490,6 +504,8 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             send_status_line(d);
             d->next_status_ms = now + STATUS_EVERY_MS;
         }
+        if (d->configs_unused && d->n_pending == 0)
+            daemon_configs_release(d, false);
         daemon_check_health(d);
         first_pass_done = true;
         if (d->opt->until_idle && daemon_sources_exhausted(d) && d->n_pending == 0 &&
@@ -572,11 +588,12 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
         return rc;
     (void)old_mask;
     *end = loop(d, sig_fd, &srt);
-    notify_send(*end == LOOP_RELOAD ? "RELOADING=1" : "STOPPING=1");
+    if (*end != LOOP_RELOAD)
+        notify_send("STOPPING=1");
     for (size_t i = 0; i < d->n_src; i++)
-        if (d->srcs[i].src->finite && d->srcs[i].failures > 0) {
-            fprintf(stderr, "pvtap run: source %s: %s\n", d->srcs[i].src->name,
-                    d->srcs[i].last_error);
+        if (d->srcs[i]->src->finite && d->srcs[i]->failures > 0) {
+            fprintf(stderr, "pvtap run: source %s: %s\n", d->srcs[i]->src->name,
+                    d->srcs[i]->last_error);
             d->finite_failures++;
         }
     /* SIGTERM must end within 2 s; a reload may wait for the threads. */
@@ -651,9 +668,6 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
         log_msg(LOGL_ERR, MOD, "signalfd: %s", strerror(errno));
         return 1;
     }
-    /* A reloaded configuration lives on the heap: libconfig's settings
-     * point back at their config_t, and sources at their env. */
-    struct pvtap_config *reloaded = NULL;
     int status = 0;
     for (;;) {
         d.cfg = cfg;
@@ -681,31 +695,21 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
             status = undelivered ? 1 : 0;
             break;
         }
-        log_msg(LOGL_NOTICE, MOD, "SIGHUP: re-reading %s",
-                opt->config_path ? opt->config_path : "(no file)");
-        struct pvtap_config *next = opt->config_path ? malloc(sizeof *next) : NULL;
-        if (!next || pvtap_config_load(opt->config_path, next) < 0) {
-            if (next) {
-                pvtap_config_free(next);
-                free(next);
+        /* Everything stopped: start again on the new configuration and
+         * free the older ones (nothing points into them any more). */
+        cfg = d.restart_cfg;
+        d.restart_cfg = NULL;
+        for (size_t i = 0; i < d.n_configs; i++)
+            if (d.configs[i] == cfg) {
+                d.configs[i] = d.configs[--d.n_configs];
+                break;
             }
-            log_msg(LOGL_ERR, MOD,
-                    "the new configuration is not used (see above): keeping the old one");
-        } else {
-            if (reloaded) {
-                pvtap_config_free(reloaded);
-                free(reloaded);
-            }
-            reloaded = next;
-            cfg = reloaded;
-            log_set_level((enum log_level)cfg->log_level);
-            log_msg(LOGL_NOTICE, MOD, "configuration reloaded");
-        }
+        daemon_configs_release(&d, true);
+        d.configs[d.n_configs++] = cfg; /* there is room: it was in the list */
+        log_msg(LOGL_NOTICE, MOD, "configuration reloaded: every source and sink restarted");
     }
-    if (reloaded) {
-        pvtap_config_free(reloaded);
-        free(reloaded);
-    }
+    daemon_configs_release(&d, true);
+    free(d.configs);
     log_msg(LOGL_INFO, MOD, "stopped after %lld s; %llu bytes written to storage",
             (long long)(time_now_s() - d.started_s), (unsigned long long)daemon_bytes_written());
     close(sig_fd);

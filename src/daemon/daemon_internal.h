@@ -36,7 +36,9 @@ struct src_rt {
     uint64_t failures;
     int64_t last_reading_s; /* UTC of the newest reading's own time */
     int64_t last_seen_s;    /* wall clock when it last emitted */
+    int64_t opened_s;       /* wall clock of its last successful open */
     char last_error[200];
+    const config_setting_t *section; /* its config section, to compare on reload */
 };
 
 /* A thread serving every blocking source on one serial port in turn. */
@@ -49,9 +51,11 @@ struct port_group {
 };
 
 enum sink_state { SINK_STOPPED, SINK_RUNNING };
+enum { SINK_BACKOFF_FIRST_MS = 1000 };
 
 struct sink_rt {
     struct sink *sink;
+    const config_setting_t *section; /* its config group, to compare on reload */
     enum sink_state state;
     int64_t next_start_ms, backoff_ms;
     struct complaint complaint;
@@ -73,7 +77,14 @@ struct dirty_key {
 };
 
 struct daemon {
-    struct pvtap_config *cfg;
+    struct pvtap_config *cfg; /* the newest accepted configuration */
+    /* Configurations loaded on SIGHUP (the first one is the caller's): an
+     * older one lives on while a source or sink created from it runs, and
+     * until the readings taken before the reload are committed. */
+    struct pvtap_config **configs;
+    size_t n_configs, cap_configs;
+    bool configs_unused;              /* a reload may have left one unused */
+    struct pvtap_config *restart_cfg; /* a reload that must restart everything */
     const struct daemon_options *opt;
     struct tz *tz;
     struct engine *engine;
@@ -86,7 +97,7 @@ struct daemon {
     pthread_cond_t wake;
 
     size_t n_src;
-    struct src_rt *srcs;
+    struct src_rt **srcs; /* each on its own: a reload keeps running ones in place */
     size_t n_ports;
     struct port_group *ports;
     size_t n_sinks;
@@ -147,7 +158,25 @@ size_t daemon_sources_pollfds(struct daemon *d, struct pollfd *fds, struct src_r
 /* Steps a loop source that is readable or due (or retries its open). */
 void daemon_source_service(struct daemon *d, struct src_rt *rt, bool readable);
 bool daemon_sources_exhausted(struct daemon *d);
+/* For a reload: a runtime for one created source (closed, opens at once);
+ * the port threads stopped and joined (their sources closed, to re-open);
+ * the port groups rebuilt from d->srcs (threads not started). */
+struct src_rt *daemon_source_rt_new(struct daemon *d, struct source *src,
+                                    const config_setting_t *section);
+void daemon_ports_stop(struct daemon *d);
+int daemon_ports_build(struct daemon *d);
 bool daemon_sources_need_net_raw(const struct daemon *d);
+
+/* reload.c: SIGHUP. The new file is loaded and validated into a fresh
+ * configuration first: rejected, nothing changes (RELOAD_KEPT); changed
+ * site/board/store/run settings need everything restarted (RELOAD_RESTART,
+ * d->restart_cfg); else only sources and sinks whose sections changed are
+ * stopped and replaced, the rest keep running (RELOAD_APPLIED). */
+enum reload_result { RELOAD_KEPT, RELOAD_APPLIED, RELOAD_RESTART };
+enum reload_result daemon_reload(struct daemon *d);
+/* Free loaded configurations nothing runs from (all: every one). Only when
+ * no uncommitted reading may point into them. */
+void daemon_configs_release(struct daemon *d, bool all);
 
 /* daemon.c: the loop's reading sink (counter readings to the engine). */
 void daemon_take_reading(struct daemon *d, const struct reading *r);

@@ -61,7 +61,7 @@ static void check_sources(struct daemon *d, int64_t now)
 {
     pthread_mutex_lock(&d->status_lock);
     for (size_t i = 0; i < d->n_src; i++) {
-        const struct src_rt *rt = &d->srcs[i];
+        const struct src_rt *rt = d->srcs[i];
         char id[96];
         if (strcmp(rt->src->ops->name, "sniff") == 0) {
             snprintf(id, sizeof id, "supervisor_silent:%s", rt->src->name);

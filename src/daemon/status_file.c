@@ -50,7 +50,7 @@ static cJSON *build(struct daemon *d)
     cJSON *srcs = cJSON_AddArrayToObject(root, "sources");
     pthread_mutex_lock(&d->status_lock);
     for (size_t i = 0; i < d->n_src; i++) {
-        struct src_rt *rt = &d->srcs[i];
+        struct src_rt *rt = d->srcs[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", rt->src->name);
         cJSON_AddStringToObject(o, "type", rt->src->ops->name);
@@ -60,6 +60,7 @@ static cJSON *build(struct daemon *d)
         cJSON_AddNumberToObject(o, "failures", (double)rt->failures);
         add_time(o, "last_record", rt->last_reading_s);
         add_time(o, "last_seen", rt->last_seen_s);
+        add_time(o, "up_since", rt->state == SRC_OPEN ? rt->opened_s : 0);
         if (rt->last_error[0])
             cJSON_AddStringToObject(o, "last_error", rt->last_error);
         /* Loop sources only: a port thread's source is busy on its bus. */
