@@ -699,6 +699,7 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
          * free the older ones (nothing points into them any more). */
         cfg = d.restart_cfg;
         d.restart_cfg = NULL;
+        d.ready_sent = false; /* systemd waits for READY=1 after RELOADING=1 */
         for (size_t i = 0; i < d.n_configs; i++)
             if (d.configs[i] == cfg) {
                 d.configs[i] = d.configs[--d.n_configs];

@@ -25,12 +25,15 @@ static int effective_poll_gap(const struct pvtap_config *cfg)
     return gap > 0 ? gap : (int)ep.max_poll_gap_s;
 }
 
-static bool globals_same(const struct daemon *d, const struct pvtap_config *next)
+/* NULL when none changed, else what did (for the log). */
+static const char *global_change(const struct daemon *d, const struct pvtap_config *next)
 {
     for (size_t i = 0; global_sections[i]; i++)
         if (!config_member_same(&d->cfg->lc, &next->lc, global_sections[i]))
-            return false;
-    return effective_poll_gap(next) == d->max_poll_gap_s;
+            return global_sections[i];
+    if (effective_poll_gap(next) != d->max_poll_gap_s)
+        return "the engine's poll gap (the largest max_poll_gap_s)";
+    return NULL;
 }
 
 /* A sink also reads another sink's section: mqtt's series defaults to
@@ -253,9 +256,9 @@ enum reload_result daemon_reload(struct daemon *d)
     }
     d->configs[d->n_configs++] = next;
     log_set_level((enum log_level)next->log_level);
-    if (!globals_same(d, next)) {
-        log_msg(LOGL_NOTICE, MOD,
-                "site, board, store or run settings changed: restarting every source and sink");
+    const char *global = global_change(d, next);
+    if (global) {
+        log_msg(LOGL_NOTICE, MOD, "%s changed: restarting every source and sink", global);
         d->restart_cfg = next;
         return RELOAD_RESTART;
     }
