@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The store file is deleted while the daemon captures: the next commit notices, raises the
-# store_file alert, re-creates the store at its path from the open database, and goes on, so
-# the final store at the path holds every interval of the day.
+# The store file is deleted, later replaced by another file, while the daemon captures: each
+# time the next commit notices, raises the store_file alert, re-creates the store at its path
+# from the open database (the foreign file kept aside), and goes on, so the final store at the
+# path holds every interval of the day.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespace)"; exit 77; }
 command -v editcap >/dev/null || { echo "needs editcap (wireshark-common)"; exit 77; }
@@ -16,9 +17,10 @@ in_ns sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1 net.ipv6.conf.veth0.disable_
 in_ns ip link set veth0 up
 in_ns ip link set veth1 up
 mkdir "$TMP/var" "$TMP/rt"
-# The day in two halves, so commits happen before and after the deletion.
-editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/first.pcap" 1-1800
-editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/second.pcap" 1801-999999
+# The day in three parts, so commits happen before and after each blow.
+editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/first.pcap" 1-1200
+editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/second.pcap" 1201-2400
+editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/third.pcap" 2401-999999
 cat >"$TMP/del.conf" <<CONF
 site = { timezone = "America/Los_Angeles"; };
 store = { path = "$TMP/var/pvtap.db"; };
@@ -38,19 +40,31 @@ wait_committed() {
 }
 
 in_ns tcpreplay -q -i veth0 --pps 3000 "$TMP/first.pcap" >"$TMP/replay.out" 2>&1 || not_ok "tcpreplay failed"
-wait_committed 1 && ok "the first half is committed" || not_ok "the first half is not committed"
+wait_committed 1 && ok "the first part is committed" || not_ok "the first part is not committed"
 n1=$("$PVTAP" intervals --db "$TMP/var/pvtap.db" --format csv | grep -c ',sniff,' || true)
 
 # Deleted as a person would: the file and its companions.
 rm -f "$TMP/var/pvtap.db" "$TMP/var/pvtap.db-wal" "$TMP/var/pvtap.db-shm"
 commits=$(status 's["store"]["commits"]')
 in_ns tcpreplay -q -i veth0 --pps 3000 "$TMP/second.pcap" >"$TMP/replay.out" 2>&1 || not_ok "tcpreplay failed"
-wait_committed $((commits + 1)) && ok "the second half is committed" || not_ok "the second half is not committed"
+wait_committed $((commits + 1)) && ok "the second part is committed" || not_ok "the second part is not committed"
 [ -e "$TMP/var/pvtap.db" ] && ok "the store is back at its path" || not_ok "no store at the path"
 expect_grep "$TMP/daemon.err" "was deleted or replaced while pvtap ran" "the store_file alert is raised"
 expect_grep "$TMP/daemon.err" "re-created with everything it held" "the re-creation is said"
 [ "$(status 's["store"]["recreated"]')" = 1 ] && ok "status: store re-created once" ||
     not_ok "status: store re-created $(status 's["store"]["recreated"]') times"
+
+# Replaced: another database renamed over the path (a restore gone wrong).
+/usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("create table foreign_t(a)"); c.commit()' "$TMP/var/other.db"
+mv "$TMP/var/other.db" "$TMP/var/pvtap.db"
+commits=$(status 's["store"]["commits"]')
+in_ns tcpreplay -q -i veth0 --pps 3000 "$TMP/third.pcap" >"$TMP/replay.out" 2>&1 || not_ok "tcpreplay failed"
+wait_committed $((commits + 1)) && ok "the third part is committed" || not_ok "the third part is not committed"
+[ "$(status 's["store"]["recreated"]')" = 2 ] && ok "status: store re-created twice" ||
+    not_ok "status: store re-created $(status 's["store"]["recreated"]') times"
+aside=$(ls "$TMP/var/" | grep -c '^pvtap.db.displaced-' || true)
+[ "$aside" = 1 ] && /usr/bin/python3 -c 'import sqlite3,sys,glob; c=sqlite3.connect(glob.glob(sys.argv[1])[0]); c.execute("select a from foreign_t")' "$TMP/var/pvtap.db.displaced-*" &&
+    ok "the foreign file is kept aside, intact" || not_ok "$aside displaced files, or not the foreign one"
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
 [ "$rc" = 0 ] && ok "SIGTERM: exit 0" || not_ok "SIGTERM: exit $rc"
