@@ -171,6 +171,9 @@ static int flush(struct daemon *d)
     }
     int64_t now = time_now_s();
     daemon_store_check_file(d);
+    /* A failing commit is said here, once, with back-off: not by the store
+     * at every retried statement. */
+    store_set_quiet(d->store, true);
     int rc = store_begin(d->store);
     for (size_t i = 0; rc == 0 && i < d->n_pending; i++)
         rc = store_put_reading(d->store, &d->pending[i]);
@@ -180,6 +183,7 @@ static int flush(struct daemon *d)
     }
     if (rc == 0)
         rc = store_commit(d->store);
+    store_set_quiet(d->store, false);
     if (rc < 0) {
         store_rollback(d->store);
         d->commit_failures++;
@@ -518,11 +522,7 @@ static int open_store(struct daemon *d)
 {
     const char *path = d->opt->db_path ? d->opt->db_path : d->cfg->store_path;
     snprintf(d->store_path, sizeof d->store_path, "%s", path);
-    int rc = store_open(d->store_path, d->tz, 0, &d->store);
-    /* Its failures are said by the daemon, once, with back-off. */
-    if (rc == 0)
-        store_set_quiet(d->store, true);
-    return rc;
+    return store_open(d->store_path, d->tz, 0, &d->store);
 }
 
 static void engine_feed(void *ctx, const struct reading *r)
