@@ -28,7 +28,6 @@ enum {
     PLAUSIBLE_SINCE_S = 1577836800, /* 2020-01-01: earlier poll clocks are unset clocks */
     PENDING_MAX = 2000000,          /* readings held while the store fails */
     STATUS_EVERY_MS = 5000,
-    SINK_BACKOFF_FIRST_MS = 1000,
     SINK_BACKOFF_MAX_MS = 300000,
     MAX_POLLFDS = 64,
 };
@@ -101,6 +100,9 @@ void daemon_take_reading(struct daemon *d, const struct reading *r)
     if (!quantity_is_counter(r->q))
         return;
     if (d->n_pending >= PENDING_MAX) {
+        /* The bound on memory: past it a reading is refused whole (not fed
+         * to the engine either), so what is stored stays consistent. */
+        d->readings_dropped++;
         complain(&d->store_complaint, time_now_s(), LOGL_ERR, MOD,
                  "%zu readings wait for the store: dropping new ones until it recovers",
                  d->n_pending);
@@ -209,6 +211,10 @@ static int flush(struct daemon *d)
         return 0;
     }
     int64_t now = time_now_s();
+    daemon_store_check_file(d);
+    /* A failing commit is said here, once, with back-off: not by the store
+     * at every retried statement. */
+    store_set_quiet(d->store, true);
     int rc = store_begin(d->store);
     for (size_t i = 0; rc == 0 && i < d->n_pending; i++)
         rc = store_put_reading(d->store, &d->pending[i]);
@@ -218,17 +224,23 @@ static int flush(struct daemon *d)
     }
     if (rc == 0)
         rc = store_commit(d->store);
+    store_set_quiet(d->store, false);
     if (rc < 0) {
         store_rollback(d->store);
         d->commit_failures++;
-        d->next_health_ms = 0; /* raise the alert now, not at the next round */
+        daemon_store_backoff(d, true);
+        if (!d->store_complaint.failing)
+            d->next_health_ms = 0; /* raise the alert now, not at the next round */
         complain(&d->store_complaint, now, LOGL_ERR, MOD,
-                 "cannot write the store %s: %s; %zu readings and %zu intervals kept in memory "
-                 "and retried",
-                 d->store_path, pvtap_strerror(rc), d->n_pending, d->n_dirty);
+                 "cannot write the store %s: %s (%s); %zu readings and %zu intervals kept in "
+                 "memory, retried with back-off",
+                 d->store_path, pvtap_strerror(rc), store_last_error(d->store), d->n_pending,
+                 d->n_dirty);
         return rc;
     }
-    complain_clear(&d->store_complaint, MOD, "the store %s is writable again", d->store_path);
+    daemon_store_backoff(d, false);
+    if (complain_clear(&d->store_complaint, MOD, "the store %s is writable again", d->store_path))
+        d->next_health_ms = 0;
     d->commits++;
     d->rows_written += d->n_dirty;
     d->last_commit_s = now;
@@ -342,8 +354,10 @@ static int prepare_sinks(struct daemon *d)
     d->outbox_sinks = calloc(d->n_sinks ? d->n_sinks : 1, sizeof *d->outbox_sinks);
     if (!d->sinks || !d->outbox_sinks)
         return PVTAP_ENOMEM;
+    const config_setting_t *root = config_root_setting(&d->cfg->lc);
     for (size_t i = 0; i < d->n_sinks; i++) {
         d->sinks[i].sink = &d->cfg->sinks[i];
+        d->sinks[i].section = config_setting_get_member(root, d->cfg->sinks[i].ops->name);
         d->sinks[i].backoff_ms = SINK_BACKOFF_FIRST_MS;
         if (d->sinks[i].sink->ops->uses_outbox)
             d->outbox_sinks[d->n_outbox_sinks++] = d->sinks[i].sink->ops->name;
@@ -394,6 +408,20 @@ static void stop_sinks(struct daemon *d)
     d->sinks = NULL;
     d->outbox_sinks = NULL;
     d->n_sinks = d->n_outbox_sinks = 0;
+}
+
+void daemon_restart_sinks(struct daemon *d)
+{
+    for (size_t i = 0; i < d->n_sinks; i++) {
+        struct sink_rt *s = &d->sinks[i];
+        if (s->state != SINK_RUNNING)
+            continue;
+        if (s->sink->ops->stop)
+            s->sink->ops->stop(s->sink);
+        s->state = SINK_STOPPED;
+        s->next_start_ms = 0;
+        s->backoff_ms = SINK_BACKOFF_FIRST_MS;
+    }
 }
 
 /* 1: every sink delivered all it can; -1: some of it cannot be delivered. */
@@ -466,10 +494,10 @@ static void send_status_line(struct daemon *d)
     int64_t last = 0;
     pthread_mutex_lock(&d->status_lock);
     for (size_t i = 0; i < d->n_src; i++) {
-        if (d->srcs[i].state == SRC_OPEN)
+        if (d->srcs[i]->state == SRC_OPEN)
             up++;
-        if (d->srcs[i].last_reading_s > last)
-            last = d->srcs[i].last_reading_s;
+        if (d->srcs[i]->last_reading_s > last)
+            last = d->srcs[i]->last_reading_s;
     }
     pthread_mutex_unlock(&d->status_lock);
     char when[32] = "none";
@@ -517,8 +545,12 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             if (sdue < due)
                 due = sdue;
         }
-        if (d->first_pending_ms && d->first_pending_ms < due)
-            due = d->first_pending_ms;
+        /* A failing store is not retried before its back-off ends. */
+        int64_t commit_due = d->first_pending_ms;
+        if (commit_due && d->store_retry_ms > commit_due)
+            commit_due = d->store_retry_ms;
+        if (commit_due && commit_due < due)
+            due = commit_due;
         if (watchdog_ms && next_watchdog < due)
             due = next_watchdog;
         if (d->next_status_ms < due)
@@ -529,7 +561,7 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
         if (timeout > 1000)
             timeout = 1000;
         /* With --until-idle nothing waits on a clock that has no reason to. */
-        if (d->opt->until_idle && first_pass_done && d->first_pending_ms)
+        if (d->opt->until_idle && first_pass_done && d->first_pending_ms && !d->store_retry_ms)
             timeout = 0;
         int n = poll(fds, nfds, (int)timeout);
         if (n < 0 && errno != EINTR) {
@@ -538,18 +570,31 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
         }
         if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo si;
+            bool reloaded = false;
             while (read(sig_fd, &si, sizeof si) == (ssize_t)sizeof si) {
-                if (si.ssi_signo == SIGHUP)
+                if (si.ssi_signo != SIGHUP) {
+                    log_msg(LOGL_NOTICE, MOD, "signal %u: stopping", si.ssi_signo);
+                    return LOOP_STOP;
+                }
+                notify_send("RELOADING=1");
+                /* What was read so far is committed before sources change hands. */
+                drain_queue(d);
+                flush(d);
+                enum reload_result r = daemon_reload(d);
+                if (r == RELOAD_RESTART)
                     return LOOP_RELOAD;
-                log_msg(LOGL_NOTICE, MOD, "signal %u: stopping", si.ssi_signo);
-                return LOOP_STOP;
+                notify_send("READY=1");
+                reloaded = true;
             }
+            /* The poll set names sources and sinks a reload may have freed. */
+            if (reloaded)
+                continue;
         }
         for (size_t i = src_base; i < sink_base; i++)
             daemon_source_service(d, rt_of[i - src_base], fds[i].revents != 0);
         /* Timer-driven loop sources and closed ones waiting to re-open. */
         for (size_t i = 0; i < d->n_src; i++) {
-            struct src_rt *rt = &d->srcs[i];
+            struct src_rt *rt = d->srcs[i];
             if (rt->port_group >= 0)
                 continue;
             bool has_fd = false;
@@ -577,8 +622,10 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             }
         }
         start_sinks(d, srt);
-        if ((d->first_pending_ms && now >= d->first_pending_ms) ||
-            d->n_pending >= PENDING_FLUSH_NOW || (d->opt->until_idle && d->first_pending_ms))
+        bool commit_now = (d->first_pending_ms && now >= d->first_pending_ms) ||
+                          d->n_pending >= PENDING_FLUSH_NOW ||
+                          (d->opt->until_idle && d->first_pending_ms);
+        if (commit_now && now >= d->store_retry_ms)
             flush(d);
         if (!d->ready_sent) {
             notify_send("READY=1");
@@ -593,6 +640,8 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             send_status_line(d);
             d->next_status_ms = now + STATUS_EVERY_MS;
         }
+        if (d->configs_unused && d->n_pending == 0)
+            daemon_configs_release(d, false);
         daemon_check_health(d);
         first_pass_done = true;
         if (d->opt->until_idle && daemon_sources_exhausted(d) && d->n_pending == 0 &&
@@ -699,11 +748,12 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
         return rc;
     (void)old_mask;
     *end = loop(d, sig_fd, &srt);
-    notify_send(*end == LOOP_RELOAD ? "RELOADING=1" : "STOPPING=1");
+    if (*end != LOOP_RELOAD)
+        notify_send("STOPPING=1");
     for (size_t i = 0; i < d->n_src; i++)
-        if (d->srcs[i].src->finite && d->srcs[i].failures > 0) {
-            fprintf(stderr, "pvtap run: source %s: %s\n", d->srcs[i].src->name,
-                    d->srcs[i].last_error);
+        if (d->srcs[i]->src->finite && d->srcs[i]->failures > 0) {
+            fprintf(stderr, "pvtap run: source %s: %s\n", d->srcs[i]->src->name,
+                    d->srcs[i]->last_error);
             d->finite_failures++;
         }
     /* SIGTERM must end within 2 s; a reload may wait for the threads. */
@@ -792,9 +842,6 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
         log_msg(LOGL_ERR, MOD, "signalfd: %s", strerror(errno));
         return 1;
     }
-    /* A reloaded configuration lives on the heap: libconfig's settings
-     * point back at their config_t, and sources at their env. */
-    struct pvtap_config *reloaded = NULL;
     int status = 0;
     for (;;) {
         d.cfg = cfg;
@@ -822,31 +869,22 @@ int daemon_run(struct pvtap_config *cfg, const struct daemon_options *opt)
             status = undelivered ? 1 : 0;
             break;
         }
-        log_msg(LOGL_NOTICE, MOD, "SIGHUP: re-reading %s",
-                opt->config_path ? opt->config_path : "(no file)");
-        struct pvtap_config *next = opt->config_path ? malloc(sizeof *next) : NULL;
-        if (!next || pvtap_config_load(opt->config_path, next) < 0) {
-            if (next) {
-                pvtap_config_free(next);
-                free(next);
+        /* Everything stopped: start again on the new configuration and
+         * free the older ones (nothing points into them any more). */
+        cfg = d.restart_cfg;
+        d.restart_cfg = NULL;
+        d.ready_sent = false; /* systemd waits for READY=1 after RELOADING=1 */
+        for (size_t i = 0; i < d.n_configs; i++)
+            if (d.configs[i] == cfg) {
+                d.configs[i] = d.configs[--d.n_configs];
+                break;
             }
-            log_msg(LOGL_ERR, MOD,
-                    "the new configuration is not used (see above): keeping the old one");
-        } else {
-            if (reloaded) {
-                pvtap_config_free(reloaded);
-                free(reloaded);
-            }
-            reloaded = next;
-            cfg = reloaded;
-            log_set_level((enum log_level)cfg->log_level);
-            log_msg(LOGL_NOTICE, MOD, "configuration reloaded");
-        }
+        daemon_configs_release(&d, true);
+        d.configs[d.n_configs++] = cfg; /* there is room: it was in the list */
+        log_msg(LOGL_NOTICE, MOD, "configuration reloaded: every source and sink restarted");
     }
-    if (reloaded) {
-        pvtap_config_free(reloaded);
-        free(reloaded);
-    }
+    daemon_configs_release(&d, true);
+    free(d.configs);
     log_msg(LOGL_INFO, MOD, "stopped after %lld s; %llu bytes written to storage",
             (long long)(time_now_s() - d.started_s), (unsigned long long)daemon_bytes_written());
     close(sig_fd);

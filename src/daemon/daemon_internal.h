@@ -37,7 +37,9 @@ struct src_rt {
     uint64_t failures;
     int64_t last_reading_s; /* UTC of the newest reading's own time */
     int64_t last_seen_s;    /* wall clock when it last emitted */
+    int64_t opened_s;       /* wall clock of its last successful open */
     char last_error[200];
+    const config_setting_t *section; /* its config section, to compare on reload */
 };
 
 /* A thread serving every blocking source on one serial port in turn. */
@@ -50,9 +52,11 @@ struct port_group {
 };
 
 enum sink_state { SINK_STOPPED, SINK_RUNNING };
+enum { SINK_BACKOFF_FIRST_MS = 1000 };
 
 struct sink_rt {
     struct sink *sink;
+    const config_setting_t *section; /* its config group, to compare on reload */
     enum sink_state state;
     int64_t next_start_ms, backoff_ms;
     struct complaint complaint;
@@ -77,7 +81,14 @@ struct dirty_key {
 };
 
 struct daemon {
-    struct pvtap_config *cfg;
+    struct pvtap_config *cfg; /* the newest accepted configuration */
+    /* Configurations loaded on SIGHUP (the first one is the caller's): an
+     * older one lives on while a source or sink created from it runs, and
+     * until the readings taken before the reload are committed. */
+    struct pvtap_config **configs;
+    size_t n_configs, cap_configs;
+    bool configs_unused;              /* a reload may have left one unused */
+    struct pvtap_config *restart_cfg; /* a reload that must restart everything */
     struct engine_params ep; /* the engine's, with the site's interpretation */
     struct site_kind kind;   /* in force, and where it came from */
     bool kind_changed;       /* a pvs-api source reported another kind: rebuild */
@@ -93,7 +104,7 @@ struct daemon {
     pthread_cond_t wake;
 
     size_t n_src;
-    struct src_rt *srcs;
+    struct src_rt **srcs; /* each on its own: a reload keeps running ones in place */
     size_t n_ports;
     struct port_group *ports;
     size_t n_sinks;
@@ -113,6 +124,16 @@ struct daemon {
     struct complaint store_complaint;
     uint64_t commits, commit_failures, rows_written;
     int64_t last_commit_s;
+    /* A failing store is retried with back-off, not at every loop pass. */
+    int64_t store_retry_ms;    /* monotonic: no commit before this; 0: none waiting */
+    int64_t store_backoff_ms;  /* the next wait after a failure */
+    uint64_t readings_dropped; /* counter readings refused: PENDING_MAX were waiting */
+    /* The store's file deleted or replaced under it (see store_recover.c). */
+    bool store_file_lost;       /* lost and not yet re-created */
+    int64_t store_recreated_s;  /* UTC of the last re-creation; 0: never */
+    uint64_t store_recreations; /* for the status */
+    int64_t recreate_retry_ms;  /* monotonic: next re-creation attempt */
+    int64_t recreate_backoff_ms;
 
     struct alert_set alerts;
     uint64_t alerts_published; /* alerts.version last offered to the sinks */
@@ -144,10 +165,38 @@ size_t daemon_sources_pollfds(struct daemon *d, struct pollfd *fds, struct src_r
 /* Steps a loop source that is readable or due (or retries its open). */
 void daemon_source_service(struct daemon *d, struct src_rt *rt, bool readable);
 bool daemon_sources_exhausted(struct daemon *d);
+/* For a reload: a runtime for one created source (closed, opens at once);
+ * the port threads stopped and joined (their sources closed, to re-open);
+ * the port groups rebuilt from d->srcs (threads not started). */
+struct src_rt *daemon_source_rt_new(struct daemon *d, struct source *src,
+                                    const config_setting_t *section);
+void daemon_ports_stop(struct daemon *d);
+int daemon_ports_build(struct daemon *d);
 bool daemon_sources_need_net_raw(const struct daemon *d);
+
+/* reload.c: SIGHUP. The new file is loaded and validated into a fresh
+ * configuration first: rejected, nothing changes (RELOAD_KEPT); changed
+ * site/board/store/run settings need everything restarted (RELOAD_RESTART,
+ * d->restart_cfg); else only sources and sinks whose sections changed are
+ * stopped and replaced, the rest keep running (RELOAD_APPLIED). */
+enum reload_result { RELOAD_KEPT, RELOAD_APPLIED, RELOAD_RESTART };
+enum reload_result daemon_reload(struct daemon *d);
+/* Free loaded configurations nothing runs from (all: every one). Only when
+ * no uncommitted reading may point into them. */
+void daemon_configs_release(struct daemon *d, bool all);
 
 /* daemon.c: the loop's reading sink (counter readings to the engine). */
 void daemon_take_reading(struct daemon *d, const struct reading *r);
+/* daemon.c: stop every running sink; the loop starts them again (a sink's
+ * own store connection then opens the re-created file). */
+void daemon_restart_sinks(struct daemon *d);
+
+/* store_recover.c: before a commit, notice a store file deleted or
+ * replaced under the daemon and re-create it (with back-off). */
+void daemon_store_check_file(struct daemon *d);
+/* store_recover.c: a failed commit, retried with back-off (1 s doubling to
+ * 60 s); a good one resets it. */
+void daemon_store_backoff(struct daemon *d, bool failed);
 
 /* health.c: device tracking and the alert checks */
 /* The device's entry (NULL when the table is full). */

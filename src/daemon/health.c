@@ -15,6 +15,7 @@ enum {
     INVERTER_SILENT_S = 30 * 60,
     PEER_RECENT_S = 10 * 60, /* "its neighbours still report" */
     SINK_FAILING_S = 5 * 60,
+    STORE_RECREATED_SHOWN_S = 3600,
     HEALTH_EVERY_MS = 10000,
     DISAGREE_MIN_INTERVALS = 24, /* two hours in both series before judging a day */
 };
@@ -81,7 +82,7 @@ static void check_sources(struct daemon *d, int64_t now)
 {
     pthread_mutex_lock(&d->status_lock);
     for (size_t i = 0; i < d->n_src; i++) {
-        const struct src_rt *rt = &d->srcs[i];
+        const struct src_rt *rt = d->srcs[i];
         char id[96];
         if (strcmp(rt->src->ops->name, "sniff") == 0) {
             snprintf(id, sizeof id, "supervisor_silent:%s", rt->src->name);
@@ -142,6 +143,9 @@ static void check_sinks_and_store(struct daemon *d, int64_t now)
         &d->alerts, "store", d->store_complaint.failing, now,
         "the store %s cannot be written (full or read-only?): %zu readings wait in memory",
         d->store_path, d->n_pending);
+    /* A re-created store stays said for an hour, so a person sees it. */
+    if (!d->store_file_lost && now - d->store_recreated_s > STORE_RECREATED_SHOWN_S)
+        alerts_update(&d->alerts, "store_file", false, now, "%s", "");
     alerts_update(&d->alerts, "clock", d->clock_complaint.failing && now < 1577836800 + 86400, now,
                   "the clock is not set (before 2020): polled readings are dropped");
 }

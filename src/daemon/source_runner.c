@@ -38,21 +38,40 @@ static void loop_emit(void *ctx, const struct reading *r)
     daemon_take_reading(ctx, r);
 }
 
-int daemon_sources_prepare(struct daemon *d)
+struct src_rt *daemon_source_rt_new(struct daemon *d, struct source *src,
+                                    const config_setting_t *section)
 {
-    d->n_src = d->cfg->n_sources;
-    d->srcs = calloc(d->n_src ? d->n_src : 1, sizeof *d->srcs);
+    struct src_rt *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return NULL;
+    rt->src = src;
+    rt->d = d;
+    rt->lock = &d->status_lock;
+    rt->port_group = -1;
+    rt->state = SRC_CLOSED;
+    rt->backoff_ms = BACKOFF_FIRST_MS;
+    rt->section = section;
+    return rt;
+}
+
+static void ports_free(struct daemon *d)
+{
+    for (size_t g = 0; g < d->n_ports; g++)
+        free(d->ports[g].members);
+    free(d->ports);
+    d->ports = NULL;
+    d->n_ports = 0;
+}
+
+int daemon_ports_build(struct daemon *d)
+{
+    ports_free(d);
     d->ports = calloc(d->n_src ? d->n_src : 1, sizeof *d->ports);
-    if (!d->srcs || !d->ports)
+    if (!d->ports)
         return PVTAP_ENOMEM;
     for (size_t i = 0; i < d->n_src; i++) {
-        struct src_rt *rt = &d->srcs[i];
-        rt->src = &d->cfg->sources[i];
-        rt->d = d;
-        rt->lock = &d->status_lock;
+        struct src_rt *rt = d->srcs[i];
         rt->port_group = -1;
-        rt->state = SRC_CLOSED;
-        rt->backoff_ms = BACKOFF_FIRST_MS;
         if (!rt->src->ops->blocking)
             continue;
         /* Sources on one port share its thread; a port-less blocking source
@@ -73,6 +92,22 @@ int daemon_sources_prepare(struct daemon *d)
         rt->port_group = (int)g;
     }
     return 0;
+}
+
+int daemon_sources_prepare(struct daemon *d)
+{
+    d->n_src = d->cfg->n_sources;
+    d->srcs = calloc(d->n_src ? d->n_src : 1, sizeof *d->srcs);
+    if (!d->srcs)
+        return PVTAP_ENOMEM;
+    const config_setting_t *list = config_lookup(&d->cfg->lc, "sources");
+    for (size_t i = 0; i < d->n_src; i++) {
+        const config_setting_t *sec = list ? config_setting_get_elem(list, (unsigned)i) : NULL;
+        d->srcs[i] = daemon_source_rt_new(d, &d->cfg->sources[i], sec);
+        if (!d->srcs[i])
+            return PVTAP_ENOMEM;
+    }
+    return daemon_ports_build(d);
 }
 
 static void note_failure(struct src_rt *rt, const char *what, int err)
@@ -104,6 +139,7 @@ static void try_open(struct src_rt *rt)
     }
     pthread_mutex_lock(rt->lock);
     rt->state = SRC_OPEN;
+    rt->opened_s = time_now_s();
     rt->last_error[0] = '\0';
     pthread_mutex_unlock(rt->lock);
     rt->next_due_ms = 0;
@@ -146,13 +182,13 @@ static void do_step(struct src_rt *rt, const struct reading_sink *sink)
 void daemon_sources_open_all(struct daemon *d)
 {
     for (size_t i = 0; i < d->n_src; i++)
-        try_open(&d->srcs[i]);
+        try_open(d->srcs[i]);
 }
 
 bool daemon_sources_need_net_raw(const struct daemon *d)
 {
     for (size_t i = 0; i < d->n_src; i++)
-        if (d->srcs[i].src->needs_net_raw)
+        if (d->srcs[i]->src->needs_net_raw)
             return true;
     return false;
 }
@@ -260,7 +296,7 @@ bool daemon_sources_stop(struct daemon *d, int64_t wait_ms)
     if (!all)
         return false;
     for (size_t i = 0; i < d->n_src; i++) {
-        struct src_rt *rt = &d->srcs[i];
+        struct src_rt *rt = d->srcs[i];
         if (rt->port_group < 0 && rt->state == SRC_OPEN)
             rt->src->ops->close(rt->src);
         if (rt->state == SRC_OPEN)
@@ -271,13 +307,36 @@ bool daemon_sources_stop(struct daemon *d, int64_t wait_ms)
 
 void daemon_sources_free(struct daemon *d)
 {
-    for (size_t g = 0; g < d->n_ports; g++)
-        free(d->ports[g].members);
-    free(d->ports);
+    ports_free(d);
+    for (size_t i = 0; d->srcs && i < d->n_src; i++)
+        free(d->srcs[i]);
     free(d->srcs);
-    d->ports = NULL;
     d->srcs = NULL;
-    d->n_ports = d->n_src = 0;
+    d->n_src = 0;
+}
+
+void daemon_ports_stop(struct daemon *d)
+{
+    d->stopping = 1;
+    pthread_mutex_lock(&d->wake_lock);
+    pthread_cond_broadcast(&d->wake);
+    pthread_mutex_unlock(&d->wake_lock);
+    for (size_t g = 0; g < d->n_ports; g++) {
+        if (!d->ports[g].started)
+            continue;
+        pthread_join(d->ports[g].thread, NULL);
+        d->ports[g].started = false;
+        /* The thread closed its open members on the way out. */
+        for (size_t i = 0; i < d->ports[g].n; i++) {
+            struct src_rt *rt = d->ports[g].members[i];
+            pthread_mutex_lock(rt->lock);
+            if (rt->state == SRC_OPEN)
+                rt->state = SRC_CLOSED;
+            pthread_mutex_unlock(rt->lock);
+            rt->next_open_ms = 0;
+        }
+    }
+    d->stopping = 0;
 }
 
 size_t daemon_sources_pollfds(struct daemon *d, struct pollfd *fds, struct src_rt **rt_of,
@@ -285,7 +344,7 @@ size_t daemon_sources_pollfds(struct daemon *d, struct pollfd *fds, struct src_r
 {
     size_t n = 0;
     for (size_t i = 0; i < d->n_src; i++) {
-        struct src_rt *rt = &d->srcs[i];
+        struct src_rt *rt = d->srcs[i];
         if (rt->port_group >= 0)
             continue;
         if (rt->state == SRC_CLOSED) {
@@ -331,7 +390,7 @@ bool daemon_sources_exhausted(struct daemon *d)
     bool done = true;
     pthread_mutex_lock(&d->status_lock);
     for (size_t i = 0; i < d->n_src; i++)
-        if (d->srcs[i].src->finite && d->srcs[i].state != SRC_EXHAUSTED)
+        if (d->srcs[i]->src->finite && d->srcs[i]->state != SRC_EXHAUSTED)
             done = false;
     pthread_mutex_unlock(&d->status_lock);
     return done;

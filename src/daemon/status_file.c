@@ -50,7 +50,7 @@ static cJSON *build(struct daemon *d)
     cJSON *srcs = cJSON_AddArrayToObject(root, "sources");
     pthread_mutex_lock(&d->status_lock);
     for (size_t i = 0; i < d->n_src; i++) {
-        struct src_rt *rt = &d->srcs[i];
+        struct src_rt *rt = d->srcs[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", rt->src->name);
         cJSON_AddStringToObject(o, "type", rt->src->ops->name);
@@ -60,6 +60,7 @@ static cJSON *build(struct daemon *d)
         cJSON_AddNumberToObject(o, "failures", (double)rt->failures);
         add_time(o, "last_record", rt->last_reading_s);
         add_time(o, "last_seen", rt->last_seen_s);
+        add_time(o, "up_since", rt->state == SRC_OPEN ? rt->opened_s : 0);
         if (rt->last_error[0])
             cJSON_AddStringToObject(o, "last_error", rt->last_error);
         /* Loop sources only: a port thread's source is busy on its bus. */
@@ -92,6 +93,7 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(q, "readings_uncommitted", (double)d->n_pending);
     cJSON_AddNumberToObject(q, "intervals_uncommitted", (double)d->n_dirty);
     cJSON_AddNumberToObject(q, "dropped", (double)reading_queue_dropped(&d->queue));
+    cJSON_AddNumberToObject(q, "dropped_store_waiting", (double)d->readings_dropped);
     uint64_t written = daemon_bytes_written();
     cJSON_AddNumberToObject(root, "bytes_written", (double)written);
     cJSON *st = cJSON_AddObjectToObject(root, "store");
@@ -100,6 +102,7 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(st, "commit_failures", (double)d->commit_failures);
     cJSON_AddNumberToObject(st, "intervals_written", (double)d->rows_written);
     add_time(st, "last_commit", d->last_commit_s);
+    cJSON_AddNumberToObject(st, "recreated", (double)d->store_recreations);
     /* how the meters are read, and meters that measure nothing */
     cJSON *site = cJSON_AddObjectToObject(root, "site");
     cJSON_AddStringToObject(site, "consumption_meter",

@@ -2,6 +2,8 @@
  * outboxes. */
 #include "store/store.h"
 
+#include "store/store_internal.h"
+
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -27,16 +29,6 @@
  *             restarts (PVOutput's rate-limit pause)
  *   sink_sent (v2) per sink, series and slot: the text a sink last delivered
  *             (or had rejected) there, so only changed values are re-sent */
-
-enum stmt_id {
-    S_PUT_RECORD,
-    S_GET_INTERVAL,
-    S_PUT_INTERVAL,
-    S_DEL_INTERVAL,
-    S_ADD_TOTAL,
-    S_ENQUEUE,
-    S_COUNT_
-};
 
 static const char *const stmt_sql[S_COUNT_] = {
     [S_PUT_RECORD] =
@@ -75,49 +67,46 @@ static const char *const stmt_sql[S_COUNT_] = {
         " state = 'pending', attempts = 0, last_error = NULL, updated_at = excluded.updated_at",
 };
 
-struct store {
-    sqlite3 *db;
-    char path[1024];
-    const struct tz *tz;
-    bool in_tx;
-    sqlite3_stmt *stmt[S_COUNT_];
-};
-
 /* ---- errors ------------------------------------------------------------- */
 
 /* Name the path and what a user can do about the common failures. */
-static int db_fail(const struct store *st, int rc, const char *what)
+int store_db_fail(struct store *st, int rc, const char *what)
 {
     /* the connection's message only when it is about this failure */
     const char *msg =
         st->db && (sqlite3_extended_errcode(st->db) == rc || sqlite3_errcode(st->db) == (rc & 0xff))
             ? sqlite3_errmsg(st->db)
             : sqlite3_errstr(rc);
+    snprintf(st->last_error, sizeof st->last_error, "%s: %s", what, msg);
+    /* A quiet store leaves the telling to its owner (the daemon says a
+     * failing store once, not once per retried statement). */
+    enum log_level lvl = st->quiet ? LOGL_DEBUG : LOGL_ERR;
     switch (rc & 0xff) {
     case SQLITE_READONLY:
-        log_msg(LOGL_ERR, "store", "%s: cannot write: the database is read-only (%s: %s)", st->path,
+        log_msg(lvl, "store", "%s: cannot write: the database is read-only (%s: %s)", st->path,
                 what, msg);
         return PVTAP_EIO;
     case SQLITE_FULL:
-        log_msg(LOGL_ERR, "store", "%s: cannot write: the disk is full (%s)", st->path, what);
+        log_msg(lvl, "store", "%s: cannot write: the disk is full (%s)", st->path, what);
+        snprintf(st->last_error, sizeof st->last_error, "%s: the disk is full", what);
         return PVTAP_EIO;
     case SQLITE_CANTOPEN:
-        log_msg(LOGL_ERR, "store",
+        log_msg(lvl, "store",
                 "%s: cannot open the database: missing file or directory, or no permission (%s)",
                 st->path, msg);
         return PVTAP_EIO;
     case SQLITE_IOERR:
     case SQLITE_PERM:
-        log_msg(LOGL_ERR, "store", "%s: I/O error (%s: %s)", st->path, what, msg);
+        log_msg(lvl, "store", "%s: I/O error (%s: %s)", st->path, what, msg);
         return PVTAP_EIO;
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
-        log_msg(LOGL_ERR, "store", "%s: not a usable database (%s)", st->path, msg);
+        log_msg(lvl, "store", "%s: not a usable database (%s)", st->path, msg);
         return PVTAP_EDB;
     case SQLITE_NOMEM:
         return PVTAP_ENOMEM;
     default:
-        log_msg(LOGL_ERR, "store", "%s: %s: %s", st->path, what, msg);
+        log_msg(lvl, "store", "%s: %s: %s", st->path, what, msg);
         return PVTAP_EDB;
     }
 }
@@ -125,13 +114,13 @@ static int db_fail(const struct store *st, int rc, const char *what)
 static int exec(struct store *st, const char *sql)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : db_fail(st, rc, sql);
+    return rc == SQLITE_OK ? 0 : store_db_fail(st, rc, sql);
 }
 
 static int prepare(struct store *st, const char *sql, sqlite3_stmt **out)
 {
     int rc = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
-    return rc == SQLITE_OK ? 0 : db_fail(st, rc, "prepare");
+    return rc == SQLITE_OK ? 0 : store_db_fail(st, rc, "prepare");
 }
 
 /* ---- schema ------------------------------------------------------------- */
@@ -198,7 +187,7 @@ static int user_version(struct store *st, int *v)
         *v = sqlite3_column_int(s, 0);
         rc = 0;
     } else {
-        rc = db_fail(st, rc, "reading the schema version");
+        rc = store_db_fail(st, rc, "reading the schema version");
     }
     sqlite3_finalize(s);
     return rc;
@@ -262,7 +251,7 @@ static int meta_get(struct store *st, const char *key, char *out, size_t out_siz
     } else if (rc == SQLITE_DONE) {
         rc = 0;
     } else {
-        rc = db_fail(st, rc, "reading meta");
+        rc = store_db_fail(st, rc, "reading meta");
     }
     sqlite3_finalize(s);
     return rc;
@@ -277,7 +266,7 @@ static int meta_set(struct store *st, const char *key, const char *value)
     sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "writing meta");
+    rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "writing meta");
     sqlite3_finalize(s);
     return rc;
 }
@@ -305,22 +294,13 @@ static int check_totals_zone(struct store *st)
     return rc;
 }
 
-int store_open(const char *path, const struct tz *tz, unsigned flags, struct store **out)
+int store_db_open(struct store *st, bool rdonly)
 {
-    *out = NULL;
-    struct store *st = calloc(1, sizeof *st);
-    if (!st)
-        return PVTAP_ENOMEM;
-    snprintf(st->path, sizeof st->path, "%s", path);
-    st->tz = tz;
-    bool rdonly = flags & STORE_RDONLY;
+    const char *path = st->path;
     int oflags = rdonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path, &st->db, oflags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        rc = db_fail(st, rc, "open");
-        store_close(st);
-        return rc;
-    }
+    if (rc != SQLITE_OK)
+        return store_db_fail(st, rc, "open");
     sqlite3_extended_result_codes(st->db, 1);
     /* a reader waits out a writer's commit instead of failing */
     sqlite3_busy_timeout(st->db, 5000);
@@ -335,7 +315,7 @@ int store_open(const char *path, const struct tz *tz, unsigned flags, struct sto
         if (rc == 0) {
             int step = sqlite3_step(s);
             if (step != SQLITE_ROW)
-                rc = db_fail(st, step, "enabling WAL");
+                rc = store_db_fail(st, step, "enabling WAL");
             sqlite3_finalize(s);
         }
         if (rc == 0)
@@ -348,6 +328,31 @@ int store_open(const char *path, const struct tz *tz, unsigned flags, struct sto
             rc = prepare(st, stmt_sql[i], &st->stmt[i]);
     if (rc == 0 && !rdonly)
         rc = check_totals_zone(st);
+    return rc;
+}
+
+void store_db_close(struct store *st)
+{
+    if (st->in_tx)
+        store_rollback(st);
+    for (int i = 0; i < S_COUNT_; i++) {
+        sqlite3_finalize(st->stmt[i]);
+        st->stmt[i] = NULL;
+    }
+    if (st->db)
+        sqlite3_close(st->db);
+    st->db = NULL;
+}
+
+int store_open(const char *path, const struct tz *tz, unsigned flags, struct store **out)
+{
+    *out = NULL;
+    struct store *st = calloc(1, sizeof *st);
+    if (!st)
+        return PVTAP_ENOMEM;
+    snprintf(st->path, sizeof st->path, "%s", path);
+    st->tz = tz;
+    int rc = store_db_open(st, flags & STORE_RDONLY);
     if (rc) {
         store_close(st);
         return rc;
@@ -360,13 +365,18 @@ void store_close(struct store *st)
 {
     if (!st)
         return;
-    if (st->in_tx)
-        store_rollback(st);
-    for (int i = 0; i < S_COUNT_; i++)
-        sqlite3_finalize(st->stmt[i]);
-    if (st->db)
-        sqlite3_close(st->db);
+    store_db_close(st);
     free(st);
+}
+
+void store_set_quiet(struct store *st, bool quiet)
+{
+    st->quiet = quiet;
+}
+
+const char *store_last_error(const struct store *st)
+{
+    return st->last_error;
 }
 
 const char *store_path(const struct store *st)
@@ -407,7 +417,7 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
-    return rc == SQLITE_DONE ? 0 : db_fail(st, rc, what);
+    return rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, what);
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -420,7 +430,7 @@ int store_put_reading(struct store *st, const struct reading *r)
         return PVTAP_EINVAL;
     sqlite3_stmt *s = st->stmt[S_PUT_RECORD];
     if (!s)
-        return db_fail(st, SQLITE_READONLY, "storing a record");
+        return store_db_fail(st, SQLITE_READONLY, "storing a record");
     sqlite3_bind_text(s, 1, r->series, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, r->device, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, device_kind_name(r->kind), -1, SQLITE_STATIC);
@@ -470,7 +480,7 @@ int store_load_readings(struct store *st, const char *series, const struct readi
         }
         reading_emit(sink, &r);
     }
-    rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading records");
+    rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading records");
     sqlite3_finalize(s);
     if (skipped)
         log_msg(LOGL_WARNING, "store", "%s: %llu stored records not understood, skipped", st->path,
@@ -587,7 +597,7 @@ int store_upsert_interval(struct store *st, const struct interval_row *row,
                           const char *const *sinks, size_t n_sinks, int64_t now_s)
 {
     if (!st->stmt[S_PUT_INTERVAL])
-        return db_fail(st, SQLITE_READONLY, "storing an interval");
+        return store_db_fail(st, SQLITE_READONLY, "storing an interval");
     struct dwh_row nw, old = {0};
     dwh_from_row(row, &nw);
     bool exists = nw.has || nw.flags;
@@ -609,7 +619,7 @@ int store_upsert_interval(struct store *st, const struct interval_row *row,
     sqlite3_reset(g);
     sqlite3_clear_bindings(g);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_fail(st, rc, "reading an interval");
+        return store_db_fail(st, rc, "reading an interval");
     if (!exists && !had)
         return 0;
     if (exists && had && dwh_equal(&nw, &old))
@@ -691,7 +701,7 @@ int store_query_intervals(struct store *st, const char *series, int64_t from_s, 
     if (stop)
         rc = stop;
     else
-        rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading intervals");
+        rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading intervals");
     sqlite3_finalize(s);
     return rc;
 }
@@ -712,7 +722,7 @@ int store_list_series(struct store *st, int (*cb)(void *ctx, const char *series)
         if (name)
             stop = cb(ctx, name);
     }
-    rc = stop ? stop : rc == SQLITE_DONE ? 0 : db_fail(st, rc, "listing series");
+    rc = stop ? stop : rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "listing series");
     sqlite3_finalize(s);
     return rc;
 }
@@ -738,7 +748,7 @@ static int step_totals(struct store *st, sqlite3_stmt *s, store_total_cb cb, voi
         if (t.period)
             stop = cb(ctx, &t);
     }
-    rc = stop ? stop : rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading totals");
+    rc = stop ? stop : rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading totals");
     sqlite3_finalize(s);
     return rc;
 }
@@ -822,7 +832,7 @@ int store_rebuild_totals(struct store *st)
             return e;
         }
     }
-    rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "rebuilding totals");
+    rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "rebuilding totals");
     sqlite3_finalize(s);
     return rc;
 }
@@ -856,7 +866,7 @@ int store_outbox_pending(struct store *st, const char *sink, size_t limit, store
         if (e.sink && e.series)
             stop = cb(ctx, &e);
     }
-    rc = stop ? stop : rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading the outbox");
+    rc = stop ? stop : rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading the outbox");
     sqlite3_finalize(s);
     return rc;
 }
@@ -888,7 +898,7 @@ int store_outbox_mark(struct store *st, const char *sink, const char *series, in
     if (rc == SQLITE_DONE)
         rc = sqlite3_changes(st->db) > 0 ? 0 : PVTAP_ENOTFOUND;
     else
-        rc = db_fail(st, rc, "marking an outbox entry");
+        rc = store_db_fail(st, rc, "marking an outbox entry");
     sqlite3_finalize(s);
     return rc;
 }
@@ -908,7 +918,7 @@ int store_outbox_count(struct store *st, const char *sink, enum outbox_state sta
         *count = sqlite3_column_int64(s, 0);
         rc = 0;
     } else {
-        rc = db_fail(st, rc, "counting the outbox");
+        rc = store_db_fail(st, rc, "counting the outbox");
     }
     sqlite3_finalize(s);
     return rc;
@@ -929,7 +939,7 @@ int store_outbox_drop_other_series(struct store *st, const char *sink, const cha
             *dropped = sqlite3_changes(st->db);
         rc = 0;
     } else {
-        rc = db_fail(st, rc, "pruning the outbox");
+        rc = store_db_fail(st, rc, "pruning the outbox");
     }
     sqlite3_finalize(s);
     return rc;
@@ -956,7 +966,7 @@ int store_sink_get(struct store *st, const char *sink, const char *key, char *ou
         *found = true;
         rc = 0;
     } else {
-        rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading a sink's state");
+        rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading a sink's state");
     }
     sqlite3_finalize(s);
     return rc;
@@ -976,7 +986,7 @@ int store_sink_set(struct store *st, const char *sink, const char *key, const ch
     if (value)
         sqlite3_bind_text(s, 3, value, -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "writing a sink's state");
+    rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "writing a sink's state");
     sqlite3_finalize(s);
     return rc;
 }
@@ -1009,7 +1019,7 @@ int store_sent_get(struct store *st, const char *sink, const char *series, const
         *found = true;
         rc = 0;
     } else {
-        rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "reading what a sink sent");
+        rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading what a sink sent");
     }
     sqlite3_finalize(s);
     return rc;
@@ -1034,7 +1044,7 @@ int store_sent_put(struct store *st, const char *sink, const char *series, const
     sqlite3_bind_text(s, 5, sent_state_name[state], -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, now_s);
     rc = sqlite3_step(s);
-    rc = rc == SQLITE_DONE ? 0 : db_fail(st, rc, "recording what a sink sent");
+    rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "recording what a sink sent");
     sqlite3_finalize(s);
     return rc;
 }

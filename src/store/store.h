@@ -32,6 +32,23 @@ int store_open(const char *path, const struct tz *tz, unsigned flags, struct sto
 void store_close(struct store *st);
 const char *store_path(const struct store *st);
 
+/* Quiet: failures are logged at debug level only, for an owner that says
+ * them itself (rate-limited); store_last_error() tells what the last one
+ * was about ("" before any). */
+void store_set_quiet(struct store *st, bool quiet);
+const char *store_last_error(const struct store *st);
+
+/* Is the open database still the file at its path? 0 yes; 1 when the path
+ * is missing or names another file (deleted or replaced while open: SQLite
+ * keeps writing into the unlinked file, which vanishes at close). */
+int store_file_moved(struct store *st);
+/* After store_file_moved(): write everything the open database holds into
+ * a new file at the path (SQLite's backup API, into PATH.recover, renamed
+ * into place; a foreign file found at the path is kept as
+ * PATH.displaced-EPOCH) and continue on it. On failure the old database
+ * stays open and in use: nothing is lost while the process runs. */
+int store_recreate(struct store *st);
+
 /* One transaction per batch of changes: nothing is visible (or durable)
  * before store_commit(). store_rollback() is safe after a failure. */
 int store_begin(struct store *st);
