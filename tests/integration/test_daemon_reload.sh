@@ -23,7 +23,7 @@ editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/second.pcap" 1801-999999
 # The namespace is private: a fixed port cannot collide.
 conf() {
     cat <<CONF
-site = { timezone = "America/Los_Angeles"; };
+site = { timezone = "America/Los_Angeles"; production = "inverters"; }; # the truth sums the inverters
 store = { path = "$TMP/var/pvtap.db"; };
 sources = ( { type = "sniff"; name = "mirror"; interface = "veth1"; $1 } );
 http = { listen = "127.0.0.1:8080"; };

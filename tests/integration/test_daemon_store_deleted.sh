@@ -22,7 +22,7 @@ editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/first.pcap" 1-1200
 editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/second.pcap" 1201-2400
 editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/third.pcap" 2401-999999
 cat >"$TMP/del.conf" <<CONF
-site = { timezone = "America/Los_Angeles"; };
+site = { timezone = "America/Los_Angeles"; production = "inverters"; }; # the truth sums the inverters
 store = { path = "$TMP/var/pvtap.db"; };
 sources = ( { type = "sniff"; interface = "veth1"; } );
 CONF

@@ -17,7 +17,7 @@ in_ns ip link set veth0 up
 in_ns ip link set veth1 up
 mkdir "$TMP/small" "$TMP/rt"
 cat >"$TMP/full.conf" <<CONF
-site = { timezone = "America/Los_Angeles"; };
+site = { timezone = "America/Los_Angeles"; production = "inverters"; }; # the truth sums the inverters
 store = { path = "$TMP/small/pvtap.db"; };
 sources = ( { type = "sniff"; interface = "veth1"; } );
 CONF
