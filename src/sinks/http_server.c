@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "sinks/http_guard.h"
 #include "sinks/sink.h"
 #include "sinks/sink_config.h"
 #include "sinks/web_api.h"
@@ -21,13 +22,23 @@
 
 static const char *const MOD = "http";
 
+/* 64 connections, at most 16 from one address: one client (a browser opens
+ * about 6) cannot take them all. A request is refused before its arguments
+ * are parsed when its URI is longer than URI_MAX or has more than ARGS_MAX
+ * arguments (the page sends 5): libmicrohttpd keeps every argument in the
+ * connection's memory pool and, once that is full, cannot even answer. */
 enum {
     CONNECTION_LIMIT = 64,
+    PER_ADDRESS_LIMIT = 16,
     CONNECTION_TIMEOUT_S = 15,
+    CONNECTION_MEMORY = 64 * 1024,
+    URI_MAX = 2048,
+    ARGS_MAX = 32,
 };
 
 struct http_server {
     struct MHD_Daemon *mhd;
+    struct http_guard *guard;
     struct web_api api;
     struct web_live live;
     struct store *st;
@@ -38,15 +49,77 @@ struct http_server {
 /* libmicrohttpd hands its own format strings here. */
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* Nearly all of what it says is about one client's bad request: rate-limited. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
     char msg[256];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    log_msg(LOGL_WARNING, MOD, "%s", msg);
+    http_guard_log(cls, "%s", msg);
+}
+
+/* The answer to a request refused before libmicrohttpd parsed it: written
+ * on the socket directly, then the socket is shut down (libmicrohttpd then
+ * drops the connection). It is short and the first bytes the connection
+ * sends, so the socket buffer always takes it whole. */
+static void answer_raw(struct MHD_Connection *conn, unsigned status, const char *reason,
+                       const char *msg)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return;
+    char body[160], head[512];
+    int bn = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg);
+    int hn = snprintf(head, sizeof head,
+                      "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                      "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                      status, reason, bn, body);
+    if (hn > 0 && (size_t)hn < sizeof head) {
+        ssize_t w = send(ci->connect_fd, head, (size_t)hn, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
+    shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
+/* Called with the raw request line's URI before libmicrohttpd splits its
+ * arguments: a URI too long or with too many arguments is refused here. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_server *s = cls;
+    size_t len = strlen(uri);
+    const char *q = strchr(uri, '?');
+    size_t args = 0;
+    if (q)
+        for (const char *p = q; *p; p++)
+            args += *p == '&' || *p == '?' || *p == ';';
+    if (len > URI_MAX) {
+        http_guard_log(s->guard, "refused a request: URI of %zu bytes (at most %d)", len,
+                       (int)URI_MAX);
+        answer_raw(conn, 414, "URI Too Long", "the URI is too long");
+    } else if (args > ARGS_MAX) {
+        http_guard_log(s->guard, "refused a request: %zu query arguments (at most %d)", args,
+                       (int)ARGS_MAX);
+        answer_raw(conn, 400, "Bad Request", "too many query arguments");
+    }
+    return NULL;
+}
+
+/* A query argument whose decoded key or value holds a NUL byte ("%00"):
+ * as C strings they would be cut there silently. */
+static enum MHD_Result find_nul(void *cls, enum MHD_ValueKind kind, const char *key,
+                                size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    bool *nul = cls;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        *nul = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
 }
 
 static const char *query_arg(void *ctx, const char *key)
@@ -85,11 +158,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     (void)upload_data;
     (void)con_cls;
     struct http_server *s = cls;
+    http_guard_headers_in(conn);
     /* Any body (a POST's) is ignored: the answer is 405 before it is read. */
     *upload_data_size = 0;
     struct web_request req = {method, url, query_arg, conn};
     struct web_response w;
-    web_handle(&s->api, &req, &w);
+    bool nul = false;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, find_nul, &nul);
+    if (nul) {
+        http_guard_log(s->guard, "refused a request: a query argument holds a NUL byte");
+        web_bad_request(&w, "a query argument holds a NUL byte (%00)");
+    } else {
+        web_handle(&s->api, &req, &w);
+    }
     struct MHD_Response *r;
     if (w.owned) {
         r = MHD_create_response_from_buffer_with_free_callback(w.len, (void *)w.body, free_body);
@@ -108,6 +189,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void server_free(struct http_server *s)
 {
+    http_guard_stop(s->guard);
     store_devices_close(s->devs);
     store_close(s->st);
     web_live_destroy(&s->live);
@@ -123,6 +205,11 @@ int http_server_start(const struct http_config *c, const struct sink_runtime *rt
         return PVTAP_ENOMEM;
     if (web_live_init(&s->live) < 0) {
         free(s);
+        return PVTAP_ENOMEM;
+    }
+    unsigned header_s = c->header_timeout_s ? c->header_timeout_s : HTTP_HEADER_TIMEOUT_S;
+    if (http_guard_start(CONNECTION_LIMIT, header_s * 1000u, &s->guard) < 0) {
+        server_free(s);
         return PVTAP_ENOMEM;
     }
     /* A connection of the server thread's own: WAL lets it read beside the
@@ -163,13 +250,21 @@ int http_server_start(const struct http_config *c, const struct sink_runtime *rt
         server_free(s);
         return PVTAP_EINVAL;
     }
-    /* the logger first, so libmicrohttpd never prints on its own */
+    /* the logger first, so libmicrohttpd never prints on its own; one
+     * option and its values a line */
+    /* clang-format off */
     s->mhd = MHD_start_daemon(flags, c->port, NULL, NULL, on_request, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s->guard,
                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_ADDRESS_LIMIT,
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+                              MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                              MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard,
+                              MHD_OPTION_NOTIFY_COMPLETED, http_guard_completed, s->guard,
                               MHD_OPTION_END);
+    /* clang-format on */
     if (!s->mhd) {
         log_msg(LOGL_ERR, MOD, "cannot listen on %s: %s", c->listen,
                 errno ? strerror(errno) : "libmicrohttpd refused");

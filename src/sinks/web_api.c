@@ -174,6 +174,12 @@ static void set_error(struct web_response *r, unsigned status, const char *msg)
     r->owned = true;
 }
 
+void web_bad_request(struct web_response *resp, const char *msg)
+{
+    memset(resp, 0, sizeof *resp);
+    set_error(resp, 400, msg);
+}
+
 /* A memstream's result as the response body. */
 static void set_stream(struct web_response *r, char *body, size_t len, int rc, const char *ct)
 {

@@ -96,6 +96,8 @@ struct web_response {
  * with a short text. Free with web_response_free(). */
 void web_handle(struct web_api *api, const struct web_request *req, struct web_response *resp);
 void web_response_free(struct web_response *resp);
+/* A 400 answer with msg (names what is wrong, never echoes a value). */
+void web_bad_request(struct web_response *resp, const char *msg);
 
 /* Query arguments: "2017-06-07", "2017-06", "2017" or a CLI time
  * ("2017-06-07T16:20", "...Z", "-1d"), truncated to a period of kind len
