@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "sinks/sink.h"
 #include "sinks/sink_config.h"
 #include "sinks/web_api.h"
+#include "sinks/web_stream.h"
 #include "store/store.h"
 #include "store/store_devices.h"
 #include "util/err.h"
@@ -36,6 +38,14 @@ enum {
     ARGS_MAX = 32,
 };
 
+/* Answers built whole (all but /api/intervals, which streams) stay in
+ * memory until the client has read them: their total is capped, beyond it
+ * a request answers 503 with Retry-After. One answer is built at a time
+ * (one server thread), so the server's memory for answers stays under
+ * this, the streams' pieces and one answer being built. */
+#define BODY_BUDGET ((size_t)32 * 1024 * 1024)
+enum { STREAM_BLOCK = 32 * 1024 };
+
 struct http_server {
     struct MHD_Daemon *mhd;
     struct http_guard *guard;
@@ -44,6 +54,7 @@ struct http_server {
     struct store *st;
     struct store_devices *devs;
     char status_path[1100];
+    atomic_size_t body_bytes; /* held by queued whole answers */
 };
 
 /* libmicrohttpd hands its own format strings here. */
@@ -127,9 +138,80 @@ static const char *query_arg(void *ctx, const char *key)
     return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
-static void free_body(void *p)
+/* A whole answer handed to libmicrohttpd: freed, and taken off the budget,
+ * once sent (or the connection dropped). */
+struct held_body {
+    struct http_server *s;
+    char *body;
+    size_t len;
+};
+
+static ssize_t read_held(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    free(p);
+    struct held_body *h = cls;
+    if (pos >= h->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = h->len - (size_t)pos < max ? h->len - (size_t)pos : max;
+    memcpy(buf, h->body + pos, n);
+    return (ssize_t)n;
+}
+
+static void free_held(void *cls)
+{
+    struct held_body *h = cls;
+    atomic_fetch_sub(&h->s->body_bytes, h->len);
+    free(h->body);
+    free(h);
+}
+
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    ssize_t n = web_stream_read(cls, buf, max);
+    if (n > 0)
+        return n;
+    /* a store error mid-way: the client sees the answer cut off */
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void free_stream(void *cls)
+{
+    web_stream_free(cls);
+}
+
+/* The libmicrohttpd response for w (which it then owns); NULL when out of
+ * memory. A whole answer over the budget becomes a 503 (w changes). */
+static struct MHD_Response *make_response(struct http_server *s, struct web_response *w)
+{
+    if (w->stream) {
+        struct MHD_Response *r = MHD_create_response_from_callback(
+            MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream, w->stream, free_stream);
+        if (r)
+            w->stream = NULL;
+        return r;
+    }
+    if (!w->owned)
+        return MHD_create_response_from_buffer(w->len, (void *)w->body, MHD_RESPMEM_PERSISTENT);
+    if (atomic_load(&s->body_bytes) + w->len > BODY_BUDGET) {
+        http_guard_log(s->guard, "busy: %zu bytes of answers wait for their clients",
+                       atomic_load(&s->body_bytes));
+        web_response_free(w);
+        web_busy(w);
+    }
+    struct held_body *h = malloc(sizeof *h);
+    if (!h)
+        return NULL;
+    *h = (struct held_body){s, (char *)w->body, w->len};
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(w->len, STREAM_BLOCK, read_held, h, free_held);
+    if (!r) {
+        free(h);
+        return NULL;
+    }
+    atomic_fetch_add(&s->body_bytes, w->len);
+    w->owned = false; /* h has it */
+    w->body = NULL;
+    return r;
 }
 
 /* Headers every answer carries: nothing may frame, sniff or leak the page. */
@@ -147,6 +229,11 @@ static void common_headers(struct MHD_Response *r, const struct web_response *w)
                                 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
     if (w->allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, w->allow);
+    if (w->retry_after_s) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", w->retry_after_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -171,16 +258,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     } else {
         web_handle(&s->api, &req, &w);
     }
-    struct MHD_Response *r;
-    if (w.owned) {
-        r = MHD_create_response_from_buffer_with_free_callback(w.len, (void *)w.body, free_body);
-        if (!r)
-            web_response_free(&w);
-    } else {
-        r = MHD_create_response_from_buffer(w.len, (void *)w.body, MHD_RESPMEM_PERSISTENT);
-    }
-    if (!r)
+    struct MHD_Response *r = make_response(s, &w);
+    if (!r) {
+        web_response_free(&w);
         return MHD_NO;
+    }
     common_headers(r, &w);
     enum MHD_Result ret = MHD_queue_response(conn, w.status, r);
     MHD_destroy_response(r);
