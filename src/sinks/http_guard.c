@@ -2,7 +2,6 @@
  * down) and the rate-limited log of bad requests. */
 #include "sinks/http_guard.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
