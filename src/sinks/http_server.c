@@ -96,6 +96,11 @@ static void answer_raw(struct MHD_Connection *conn, unsigned status, const char 
     shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
+/* What on_uri returns for a refused request: libmicrohttpd hands it to
+ * on_request as *con_cls, which then drops the request unanswered (the
+ * answer is out already). */
+static char refused;
+
 /* Called with the raw request line's URI before libmicrohttpd splits its
  * arguments: a URI too long or with too many arguments is refused here. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -111,10 +116,13 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         http_guard_log(s->guard, "refused a request: URI of %zu bytes (at most %d)", len,
                        (int)URI_MAX);
         answer_raw(conn, 414, "URI Too Long", "the URI is too long");
-    } else if (args > ARGS_MAX) {
+        return &refused;
+    }
+    if (args > ARGS_MAX) {
         http_guard_log(s->guard, "refused a request: %zu query arguments (at most %d)", args,
                        (int)ARGS_MAX);
         answer_raw(conn, 400, "Bad Request", "too many query arguments");
+        return &refused;
     }
     return NULL;
 }
@@ -243,9 +251,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
     (void)version;
     (void)upload_data;
-    (void)con_cls;
     struct http_server *s = cls;
     http_guard_headers_in(conn);
+    if (*con_cls == &refused)
+        return MHD_NO;
     /* Any body (a POST's) is ignored: the answer is 405 before it is read. */
     *upload_data_size = 0;
     struct web_request req = {method, url, query_arg, conn};
