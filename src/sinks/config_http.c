@@ -57,7 +57,7 @@ int http_listen_parse(const char *text, char *host, size_t host_size, uint16_t *
 
 static int http_create(struct sink *sink, const config_setting_t *g)
 {
-    static const char *const keys[] = {"listen", NULL};
+    static const char *const keys[] = {"listen", "header_timeout", NULL};
     struct http_sink *hs = calloc(1, sizeof *hs);
     if (!hs)
         return PVTAP_ENOMEM;
@@ -65,6 +65,9 @@ static int http_create(struct sink *sink, const config_setting_t *g)
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8080");
     int rc = cfg_check_keys(g, keys);
     rc |= cfg_string(g, "listen", false, c->listen, sizeof c->listen);
+    long long ht = HTTP_HEADER_TIMEOUT_S;
+    rc |= cfg_int(g, "header_timeout", false, 1, 300, &ht);
+    c->header_timeout_s = (unsigned)ht;
     if (rc == 0 && http_listen_parse(c->listen, c->host, sizeof c->host, &c->port) < 0) {
         char shown[URL_SHOWN_SIZE];
         url_redact(c->listen, shown, sizeof shown);
@@ -87,7 +90,7 @@ static void http_dump(const struct sink *sink, FILE *out)
     const struct http_config *c = &((const struct http_sink *)sink->priv)->c;
     char shown[URL_SHOWN_SIZE];
     url_redact(c->listen, shown, sizeof shown);
-    fprintf(out, "  listen = \"%s\";\n", shown);
+    fprintf(out, "  listen = \"%s\";\n  header_timeout = %u;\n", shown, c->header_timeout_s);
 }
 
 #if PVTAP_HAVE_MICROHTTPD

@@ -32,9 +32,11 @@ struct http_config {
     char listen[128];  /* "ADDR:PORT" as given */
     char host[96];     /* parsed address ("127.0.0.1", "::1", "0.0.0.0") */
     uint16_t port;
+    unsigned header_timeout_s; /* a request's headers must be in by then */
 };
 
 /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" -> host, port; PVTAP_EINVAL otherwise. */
+enum { HTTP_HEADER_TIMEOUT_S = 10 };
 int http_listen_parse(const char *text, char *host, size_t host_size, uint16_t *port);
 
 #endif

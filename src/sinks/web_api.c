@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "sinks/sink.h"
 #include "sinks/web_assets.h"
+#include "sinks/web_stream.h"
 #include "store/store.h"
 #include "store/store_devices.h"
 #include "util/config.h"
@@ -155,6 +156,8 @@ void web_response_free(struct web_response *resp)
         free((void *)resp->body);
     resp->body = NULL;
     resp->owned = false;
+    web_stream_free(resp->stream);
+    resp->stream = NULL;
 }
 
 static void set_static(struct web_response *r, unsigned status, const char *ct, const char *body)
@@ -183,6 +186,19 @@ static void set_error(struct web_response *r, unsigned status, const char *msg)
     r->body = body;
     r->len = (size_t)n;
     r->owned = true;
+}
+
+void web_bad_request(struct web_response *resp, const char *msg)
+{
+    memset(resp, 0, sizeof *resp);
+    set_error(resp, 400, msg);
+}
+
+void web_busy(struct web_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    set_error(resp, 503, "busy: too many large answers at once, retry later");
+    resp->retry_after_s = WEB_RETRY_AFTER_S;
 }
 
 /* A memstream's result as the response body. */
@@ -335,13 +351,7 @@ static bool format_arg(const struct web_request *req, enum fmt *f)
 
 /* ---- /api/intervals --------------------------------------------------------- */
 
-static int write_row(void *ctx, const struct store_interval *iv)
-{
-    FILE **f = ctx;
-    interval_format_row(f[0], f[1] ? IFMT_CSV : IFMT_JSONL, &iv->row);
-    return 0;
-}
-
+/* Streamed (web_stream.c) when longer than one piece; whole otherwise. */
 static void api_intervals(struct web_api *api, const struct web_request *req,
                           struct web_response *resp)
 {
@@ -352,24 +362,27 @@ static void api_intervals(struct web_api *api, const struct web_request *req,
         return set_error(resp, 400, "format: json or csv");
     if (time_range(api, req, &from, &to, &bad) < 0 || !series_arg(req, "source", &series, &bad))
         return set_error(resp, 400, bad);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return set_error(resp, 503, "out of memory");
-    if (fmt == FMT_CSV)
-        interval_format_header(f, IFMT_CSV);
-    FILE *ctx[2] = {f, fmt == FMT_CSV ? f : NULL};
-    int rc = store_query_intervals(api->st, series, from, to, write_row, ctx);
-    if (fclose(f) != 0 && rc == 0)
-        rc = PVTAP_ENOMEM;
-    if (fmt == FMT_CSV || rc != 0)
-        return set_stream(resp, buf, len, rc, CT_CSV);
-    char *arr;
-    size_t alen;
-    rc = jsonl_to_array(buf, len, &arr, &alen);
-    free(buf);
-    set_stream(resp, rc ? NULL : arr, rc ? 0 : alen, rc, CT_JSON);
+    const char *ct = fmt == FMT_CSV ? CT_CSV : CT_JSON;
+    struct web_stream *s;
+    int rc = web_stream_intervals(
+        api->st, series, from, to, fmt == FMT_CSV ? WEB_STREAM_CSV : WEB_STREAM_JSON,
+        api->stream_rows ? api->stream_rows : WEB_STREAM_ROWS, &api->streams_open, &s);
+    if (rc != 0)
+        return set_stream(resp, NULL, 0, rc, ct);
+    char *body;
+    size_t len;
+    if (web_stream_take_whole(s, &body, &len)) {
+        web_stream_free(s);
+        return set_stream(resp, body, len, 0, ct);
+    }
+    if (api->streams_open > WEB_STREAMS_MAX) {
+        web_stream_free(s);
+        return web_busy(resp);
+    }
+    resp->status = 200;
+    resp->content_type = ct;
+    resp->cache_control = CC_DATA;
+    resp->stream = s;
 }
 
 /* ---- /api/totals -------------------------------------------------------------- */
@@ -636,6 +649,8 @@ static void api_compare(struct web_api *api, const struct web_request *req,
     if (time_range(api, req, &from, &to, &bad) < 0 || !series_arg(req, "a", &a, &bad) ||
         !series_arg(req, "b", &b, &bad))
         return set_error(resp, 400, bad);
+    if (from == INT64_MIN || to == INT64_MAX || to <= from || to - from > WEB_COMPARE_RANGE_S)
+        return set_error(resp, 400, "from and to: a range of at most 31 days");
     if (!a)
         a = "sniff";
     if (!b)

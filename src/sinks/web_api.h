@@ -9,6 +9,7 @@
 
 struct store;
 struct store_devices;
+struct web_stream;
 struct tz;
 struct reading;
 
@@ -64,6 +65,10 @@ struct web_api {
     const char *store_path;
     const char *site_name;
     struct web_live *live;       /* may be NULL */
+    /* /api/intervals streams an answer of more than stream_rows rows (0:
+     * WEB_STREAM_ROWS), at most WEB_STREAMS_MAX at once (503 beyond). */
+    size_t stream_rows;
+    unsigned streams_open;
     /* /metrics: derived import/export per series, recomputed only when the
      * series' totals changed (a full scan of its intervals otherwise). */
     struct web_energy_cache {
@@ -72,6 +77,11 @@ struct web_api {
         double import_wh, export_wh;
     } cache[8];
 };
+
+enum { WEB_STREAM_ROWS = 512, WEB_STREAMS_MAX = 16, WEB_RETRY_AFTER_S = 5 };
+/* /api/compare builds its answer whole (the summary needs every row): at
+ * most this range a request. */
+enum { WEB_COMPARE_RANGE_S = 31 * 86400 };
 
 /* The request as the server saw it. arg() returns a query argument's value
  * (NULL when absent). */
@@ -90,12 +100,18 @@ struct web_response {
     const char *body;          /* owned when owned is true (free), else static */
     size_t len;
     bool owned;
+    struct web_stream *stream; /* else: the body is read from it (web_stream.h), owned */
+    unsigned retry_after_s;    /* for 503: Retry-After */
 };
 
 /* Route and answer one request. Never fails: errors are 4xx/5xx responses
  * with a short text. Free with web_response_free(). */
 void web_handle(struct web_api *api, const struct web_request *req, struct web_response *resp);
 void web_response_free(struct web_response *resp);
+/* 503 with Retry-After: the server is busy, come back later. */
+void web_busy(struct web_response *resp);
+/* A 400 answer with msg (names what is wrong, never echoes a value). */
+void web_bad_request(struct web_response *resp, const char *msg);
 
 /* Query arguments: "2017-06-07", "2017-06", "2017" or a CLI time
  * ("2017-06-07T16:20", "...Z", "-1d"), truncated to a period of kind len

@@ -148,3 +148,36 @@ bool complain_clear(struct complaint *c, const char *module, const char *fmt, ..
     c->interval_s = 0;
     return true;
 }
+
+void log_burst_flush(struct log_burst *b, int64_t now_s, enum log_level level, const char *module)
+{
+    /* a clock stepped back ends the window too: never silent for the step */
+    bool over = now_s < b->window_start || now_s - b->window_start >= LOG_BURST_WINDOW_S;
+    if (!over || !b->logged)
+        return;
+    if (b->suppressed)
+        log_msg(level, module, "%llu more such messages in the last %lld s",
+                (unsigned long long)b->suppressed, (long long)(now_s - b->window_start));
+    b->logged = 0;
+    b->suppressed = 0;
+}
+
+bool log_burst(struct log_burst *b, int64_t now_s, enum log_level level, const char *module,
+               const char *fmt, ...)
+{
+    log_burst_flush(b, now_s, level, module);
+    if (b->logged == 0)
+        b->window_start = now_s;
+    if (b->logged >= LOG_BURST_MAX) {
+        b->suppressed++;
+        return false;
+    }
+    b->logged++;
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    log_msg(level, module, "%s", text);
+    return true;
+}

@@ -46,4 +46,23 @@ void complain(struct complaint *c, int64_t now_s, enum log_level level, const ch
 bool complain_clear(struct complaint *c, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A cap on lines a peer can cause at will (bad web requests): at most
+ * LOG_BURST_MAX lines per LOG_BURST_WINDOW_S; the rest are counted and said
+ * in one summary line once the window is over (by the next message or
+ * log_burst_flush()). Owned by the caller, zero-initialise it; the caller
+ * serialises calls on one struct. */
+enum { LOG_BURST_MAX = 10, LOG_BURST_WINDOW_S = 60 };
+struct log_burst {
+    int64_t window_start; /* first message of the current window */
+    unsigned logged;      /* lines printed in it */
+    uint64_t suppressed;  /* lines dropped in it */
+};
+
+/* Returns true when the line was printed. */
+bool log_burst(struct log_burst *b, int64_t now_s, enum log_level level, const char *module,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* When the window is over and lines were dropped: print the summary
+ * ("N more such messages in the last S s") and start afresh. */
+void log_burst_flush(struct log_burst *b, int64_t now_s, enum log_level level, const char *module);
+
 #endif

@@ -108,6 +108,8 @@ static const struct broken_case broken_cases[] = {
     {"mqtt-wildcard-topic", "mqtt = {\n  topic = \"a/#\";\n};\n", "broken.conf:2: mqtt.topic: must be"},
     {"http-bad-listen", "http = {\n  listen = \"everywhere\";\n};\n",
      "broken.conf:2: http.listen: \"everywhere\" is not ADDRESS:PORT"},
+    {"http-header-timeout-range", "http = {\n  header_timeout = 0;\n};\n",
+     "broken.conf:2: http.header_timeout: 0 is out of range"},
     {"log-bad-level", "log = {\n  level = \"loud\";\n};\n", "broken.conf:2: log.level: \"loud\" is not one of"},
     {"board-missing-name", "board = {\n  mirror = \"eth0\";\n};\n", "broken.conf:1: board.name: missing (required)"},
     {"board-rs485-not-group", "board = {\n name = \"b\";\n rs485 = \"/dev/ttyUSB0\";\n};\n",
@@ -182,6 +184,7 @@ static void test_valid_config_with_board_include(void **state)
     assert_non_null(h);
     assert_string_equal(h->host, "::1");
     assert_int_equal(h->port, 8081);
+    assert_int_equal(h->header_timeout_s, HTTP_HEADER_TIMEOUT_S);
 
     /* The dump redacts every secret. */
     char dump[8192];

@@ -289,6 +289,44 @@ static void test_complain_below_threshold(void **state)
 }
 
 /* Each message is one write(2): lines from threads never interleave. */
+/* A flood of 5000 bad requests in 5 s: LOG_BURST_MAX lines, then one
+ * summary when the window is over, then lines again. */
+static void test_burst_limit(void **state)
+{
+    (void)state;
+    struct log_burst b = {0};
+    capture_begin();
+    unsigned printed = 0;
+    for (int i = 0; i < 5000; i++)
+        printed += log_burst(&b, 1000 + i / 1000, LOGL_WARNING, "http", "bad request %d", i);
+    log_burst_flush(&b, 1030, LOGL_WARNING, "http"); /* window not over: nothing */
+    log_burst_flush(&b, 1060, LOGL_WARNING, "http");
+    log_burst_flush(&b, 1061, LOGL_WARNING, "http"); /* said once */
+    bool again = log_burst(&b, 1062, LOGL_WARNING, "http", "bad request again");
+    capture_end();
+    assert_int_equal(printed, LOG_BURST_MAX);
+    assert_true(again);
+    assert_int_equal(count_lines(g_out), LOG_BURST_MAX + 2);
+    assert_non_null(strstr(g_out, "bad request 0\n"));
+    assert_null(strstr(g_out, "bad request 10\n"));
+    assert_non_null(strstr(g_out, "4990 more such messages in the last 60 s\n"));
+    assert_non_null(strstr(g_out, "bad request again\n"));
+}
+
+/* A clock stepped back a day ends the window: no day of silence. */
+static void test_burst_clock_back(void **state)
+{
+    (void)state;
+    struct log_burst b = {0};
+    capture_begin();
+    for (int i = 0; i < 20; i++)
+        log_burst(&b, 86400, LOGL_WARNING, "http", "bad %d", i);
+    bool r = log_burst(&b, 10, LOGL_WARNING, "http", "after the step");
+    capture_end();
+    assert_true(r);
+    assert_non_null(strstr(g_out, "10 more such messages"));
+}
+
 enum { THREADS = 4, PER_THREAD = 300 };
 
 static const char FILLER[] = "................................................................";
@@ -352,6 +390,8 @@ int main(void)
         cmocka_unit_test_setup(test_complain_backoff_cap, setup_plain),
         cmocka_unit_test_setup(test_complain_below_threshold, setup_plain),
         cmocka_unit_test_setup(test_threads_no_interleave, setup_plain),
+        cmocka_unit_test_setup(test_burst_limit, setup_plain),
+        cmocka_unit_test_setup(test_burst_clock_back, setup_plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

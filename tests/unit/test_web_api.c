@@ -15,6 +15,7 @@
 #include "cli/interval_format.h"
 #include "engine/engine.h"
 #include "sinks/web_api.h"
+#include "sinks/web_stream.h"
 #include "store/store.h"
 #include "store/store_devices.h"
 #include "util/err.h"
@@ -204,6 +205,83 @@ static cJSON *get_json(struct fixture *f, const char *path, const char *query, u
     return j;
 }
 
+/* The whole body, also of a streamed answer (read in small bites). */
+static char *drain(struct web_response *r)
+{
+    if (!r->stream)
+        return body(r);
+    size_t cap = 1 << 16, n = 0;
+    char *s = malloc(cap);
+    assert_non_null(s);
+    for (;;) {
+        if (cap - n < 8) {
+            cap *= 2;
+            s = realloc(s, cap);
+            assert_non_null(s);
+        }
+        ssize_t got = web_stream_read(r->stream, s + n, 7);
+        assert_true(got >= 0);
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    s[n] = '\0';
+    return s;
+}
+
+/* A long answer is streamed a few rows a piece, with the very bytes of the
+ * whole answer; a short one is whole; past WEB_STREAMS_MAX streams, 503. */
+static void test_intervals_streamed(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const queries[] = {"", "format=csv", "source=sniff",
+                                          "source=poll&format=csv",
+                                          "from=2017-06-07T00:20&to=2017-06-07T00:40"};
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        struct web_response whole, part;
+        f->api.stream_rows = 100000;
+        get(f, "GET", "/api/intervals", queries[i], &whole);
+        assert_int_equal(whole.status, 200);
+        assert_null(whole.stream);
+        f->api.stream_rows = 3;
+        get(f, "GET", "/api/intervals", queries[i], &part);
+        assert_int_equal(part.status, 200);
+        char *a = body(&whole), *b = drain(&part);
+        if (strcmp(a, b) != 0)
+            fail_msg("%s: streamed\n%s\nwhole\n%s", queries[i], b, a);
+        assert_true(strlen(a) > 10);
+        if (a[0] == '[') /* one object a line, as before streaming */
+            assert_true(strncmp(a, "[\n{", 3) == 0 && !strstr(a, "\n,") &&
+                        strcmp(a + strlen(a) - 4, "}\n]\n") == 0);
+        free(a);
+        free(b);
+        web_response_free(&whole);
+        web_response_free(&part);
+        assert_int_equal(f->api.streams_open, 0);
+    }
+    /* every interval: streamed; WEB_STREAMS_MAX of them at once, then busy */
+    struct web_response open[WEB_STREAMS_MAX + 1];
+    for (int i = 0; i <= WEB_STREAMS_MAX; i++)
+        get(f, "GET", "/api/intervals", "", &open[i]);
+    for (int i = 0; i < WEB_STREAMS_MAX; i++) {
+        assert_int_equal(open[i].status, 200);
+        assert_non_null(open[i].stream);
+    }
+    assert_int_equal(open[WEB_STREAMS_MAX].status, 503);
+    assert_int_equal(open[WEB_STREAMS_MAX].retry_after_s, WEB_RETRY_AFTER_S);
+    /* a short answer is never refused */
+    struct web_response small;
+    get(f, "GET", "/api/intervals", "from=2017-06-07T00:20&to=2017-06-07T00:25", &small);
+    assert_int_equal(small.status, 200);
+    web_response_free(&small);
+    for (int i = 0; i <= WEB_STREAMS_MAX; i++)
+        web_response_free(&open[i]);
+    assert_int_equal(f->api.streams_open, 0);
+    get(f, "GET", "/api/intervals", "", &small);
+    assert_int_equal(small.status, 200);
+    web_response_free(&small);
+}
+
 static void test_methods(void **state)
 {
     struct fixture *f = *state;
@@ -241,7 +319,8 @@ static void test_content_types(void **state)
         {"/api/totals", "period=month", 200, "application/json"},
         {"/api/totals", "period=year&format=csv", 200, "text/csv; charset=utf-8"},
         {"/api/compare", "from=2017-06-07&to=2017-06-08", 200, "application/json"},
-        {"/api/compare", "format=csv", 200, "text/csv; charset=utf-8"},
+        {"/api/compare", "from=2017-06-07&to=2017-06-08&format=csv", 200,
+         "text/csv; charset=utf-8"},
         {"/api/status", NULL, 200, "application/json"},
         {"/api/site", NULL, 200, "application/json"},
         {"/api/live", NULL, 200, "application/json"},
@@ -279,6 +358,8 @@ static void test_bad_queries(void **state)
         {"/api/totals", "to=2017-6"},
         {"/api/compare", "a=sniff&b=sniff"},
         {"/api/compare", "a=bad name"},
+        {"/api/compare", "from=2017-06-07"},
+        {"/api/compare", "from=2017-06-07&to=2017-07-09"},
         {"/api/devices", NULL},
         {"/api/devices", "from=2017-01-01&to=2017-06-01"},
         {"/api/devices", "from=2017-06-08&to=2017-06-07"},
@@ -659,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_period_arg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intervals_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intervals_streamed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compare, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices, setup, teardown),

@@ -2,6 +2,7 @@
 # day into a store, then runs `pvtap run` with only the http sink on a free
 # loopback port. Needs $PVTAP, $PVTAP_DATA and a $TMP directory; sets
 # $WEB_URL, $WEB_PID, $WEB_CONF and $WEB_DB. web_stop ends the daemon.
+# $WEB_HTTP_EXTRA: more settings of the http group ("header_timeout = 2;").
 web_free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -16,7 +17,7 @@ web_start() {
     cat >"$WEB_CONF" <<CONF
 site = { timezone = "America/Los_Angeles"; name = "sample-site"; production = "inverters"; };
 store = { path = "$WEB_DB"; };
-http = { listen = "$listen"; };
+http = { listen = "$listen"; ${WEB_HTTP_EXTRA:-} };
 CONF
     if [ ! -s "$WEB_DB" ]; then
         "$PVTAP" replay "$PVTAP_DATA/sample-day.pcap" "$PVTAP_DATA/sample-day.poll.jsonl" \
