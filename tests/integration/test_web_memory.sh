@@ -24,19 +24,24 @@ RANGE="from=2017-06-01&to=2017-07-02"
 probe() { $PY "$PVTAP_SRC/tests/bench/web_rss_probe.py" "$hp" "$WEB_PID" 64 3 "$@" >"$TMP/probe.out"; cat "$TMP/probe.out"; }
 count() { $PY -c 'import ast, re, sys; t = open(sys.argv[1]).read(); d = ast.literal_eval(re.search(r"status (\{.*\})", t).group(1)); print(d.get(sys.argv[2], 0))' "$TMP/probe.out" "$1"; }
 grown() { awk '/^RSS/ {print $6 - $3}' "$TMP/probe.out"; }
+# Under AddressSanitizer RSS is not the program's: freed memory sits in ASan's
+# quarantine and every allocation has redzones. There the bounds scale with it
+# (measured: 304 and 48 MB where the normal build stays under 120 and 40).
+asan_scale=1
+nm "$PVTAP" 2>/dev/null | grep -q __asan_init && asan_scale=4 && echo "# ASan build: memory bounds x$asan_scale"
 
 probe "/api/compare?$RANGE" "/api/compare?$RANGE&format=csv"
 ok200=$(count 200) busy=$(count 503) growth=$(grown)
 [ "$busy" -ge 1 ] && [ "$ok200" -ge 16 ] && ok "64 month compares: $ok200 answered, $busy busy (503)" \
     || not_ok "64 month compares: $ok200 answered, $busy busy (wanted some 503 past 32 MB)"
-[ "$growth" -lt 120 ] && ok "64 month compares: memory grew $growth MB" || not_ok "64 month compares: memory grew $growth MB"
+[ "$growth" -lt $((120 * asan_scale)) ] && ok "64 month compares: memory grew $growth MB" || not_ok "64 month compares: memory grew $growth MB"
 
 probe "/api/intervals" "/api/intervals?format=csv"
 ok200=$(count 200) busy=$(count 503) growth=$(grown)
 # (a stream the socket buffers took whole frees its place early: 16 or more)
 [ "$busy" -ge 1 ] && [ "$ok200" -ge 16 ] && ok "64 whole-store intervals: $ok200 streamed, $busy busy (503)" \
     || not_ok "64 whole-store intervals: $ok200 answered, $busy busy (wanted some 503 past 16 streams)"
-[ "$growth" -lt 40 ] && ok "64 whole-store intervals: memory grew $growth MB" || not_ok "64 whole-store intervals: memory grew $growth MB"
+[ "$growth" -lt $((40 * asan_scale)) ] && ok "64 whole-store intervals: memory grew $growth MB" || not_ok "64 whole-store intervals: memory grew $growth MB"
 
 code=$(curl -sS -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' "$WEB_URL/api/compare?from=2017-06-01")
 [ "$code" = 400 ] && ok "compare without to: 400" || not_ok "compare without to: $code"
