@@ -9,7 +9,14 @@
 
 #include "util/err.h"
 
-enum { PENDING_MAX = 8, UNACKED_RING = 16 };
+enum {
+    PENDING_MAX = 8,
+    UNACKED_RING = 16,
+    /* Reply bytes a connection may carry before its first upload: upload
+     * replies are a few hundred bytes, so more is a download caught mid-way
+     * (no request seen) and the connection is skipped. */
+    REPLY_BYTES_BEFORE_UPLOAD = 256 * 1024,
+};
 
 struct pending {
     uint64_t hash;
@@ -23,6 +30,9 @@ struct conn {
     struct http_parser req, rep;
     struct pending pending[PENDING_MAX];
     size_t n_pending;
+    bool uploads;       /* an upload was seen: the connection is followed to its end */
+    bool skip;          /* decided not ours: freed once the parser returns */
+    uint64_t s2c_bytes; /* reply bytes seen while !uploads */
 };
 
 struct sniff_pipe {
@@ -92,12 +102,21 @@ static void opaque(struct sniff_pipe *p, enum sniff_notice kind, const char *fmt
     p->ops.on_notice(p->ctx, kind, text);
 }
 
-static uint64_t fnv64(const uint8_t *d, size_t n)
+/* A body's fingerprint for spotting re-sent uploads. Eight bytes a step: a
+ * byte-wise loop over every upload was a sixth of the whole decode. */
+static uint64_t body_hash(const uint8_t *d, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
+    uint64_t h = 1469598103934665603ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, d + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
         h = (h ^ d[i]) * 1099511628211ULL;
-    return h;
+    return h ^ (h >> 32);
 }
 
 static void remember_unacked(struct sniff_pipe *p, uint64_t hash)
@@ -142,10 +161,33 @@ static bool path_wanted(const struct sniff_pipe *p, const char *path)
     return false;
 }
 
+/* Stop following a connection that is not an upload's: its later packets
+ * cost a flow lookup, not reassembly and parsing. The state is freed by
+ * tcp_data() once the parser has returned. */
+static void skip_conn(struct conn *c)
+{
+    c->skip = true;
+    c->pipe->st.skipped++;
+    tcp_flow_ignore(c->flow);
+}
+
+/* Decided on a connection's first request headers: an upload keeps it; so
+ * does a connection the configured supervisor opened (whatever it asks);
+ * anything else (downloads, other APIs) is skipped for good. */
 static bool want_body(void *ctx, const struct http_msg *m)
 {
     struct conn *c = ctx;
-    return strcmp(m->method, "POST") == 0 && !m->path_cut && path_wanted(c->pipe, m->path);
+    struct sniff_pipe *p = c->pipe;
+    bool upload = strcmp(m->method, "POST") == 0 && !m->path_cut && path_wanted(p, m->path);
+    if (upload)
+        c->uploads = true;
+    else if (!c->uploads && !c->skip &&
+             !(p->cfg.have_supervisor &&
+               nf_addr_eq(&tcp_flow_key(c->flow)->client, &p->cfg.supervisor))) {
+        p->st.requests_other++;
+        skip_conn(c);
+    }
+    return upload;
 }
 
 static void count_msg(struct sniff_stats *st, int msg)
@@ -177,11 +219,13 @@ static void on_request(struct conn *c, const struct http_msg *m)
 {
     struct sniff_pipe *p = c->pipe;
     if (!m->body_kept) {
+        if (c->skip)
+            return; /* counted when skipped */
         p->st.requests_other++;
         push_pending(c, 0, false);
         return;
     }
-    uint64_t hash = fnv64(m->body, m->body_len);
+    uint64_t hash = body_hash(m->body, m->body_len);
     struct sniff_request req = {
         .index = ++p->next_request,
         .flow_id = tcp_flow_id(c->flow),
@@ -300,10 +344,18 @@ static void tcp_data(void *ctx, struct tcp_flow *f, enum tcp_dir d, const uint8_
     struct conn *c = tcp_flow_user(f);
     if (!c)
         return;
-    if (d == TCP_C2S)
+    if (d == TCP_C2S) {
         http_feed(&c->req, data, len, &req_cb, c);
-    else
+    } else if (!c->uploads && (c->s2c_bytes += len) > REPLY_BYTES_BEFORE_UPLOAD) {
+        skip_conn(c);
+    } else {
         http_feed(&c->rep, data, len, &rep_cb, c);
+    }
+    if (c->skip) {
+        /* Its pending entries are other requests' (never an upload's). */
+        tcp_flow_set_user(f, NULL);
+        conn_free(c);
+    }
 }
 
 static void tcp_event(void *ctx, struct tcp_flow *f, enum tcp_dir d, enum tcp_event ev, uint64_t n)

@@ -63,6 +63,7 @@ struct sniff_stats {
     uint64_t tcp, relevant;           /* TCP segments; those on the supervisor's flows */
     uint64_t not_tcp, fragments, truncated, corrupt, unsupported_link;
     uint64_t connections;
+    uint64_t skipped;                 /* connections not followed: no upload (downloads, ...) */
     uint64_t requests;                /* supervisor POSTs decoded */
     uint64_t requests_other;          /* other HTTP requests seen on the server port */
     uint64_t replies, acked, unacked, rejected, resent;

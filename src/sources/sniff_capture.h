@@ -30,6 +30,7 @@ struct sniff_capture {
     enum nf_link link;
     bool offline;
     int64_t file_size;      /* offline: bytes, for progress; 0 when unknown */
+    char *iobuf;            /* offline: the file's stdio buffer (freed on close) */
     char err[512];          /* the last error, for the caller to print or log */
 };
 

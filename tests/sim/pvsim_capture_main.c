@@ -57,6 +57,8 @@ static void usage(FILE *fp)
           "  --ipv6                the supervisor talks IPv6\n"
           "  --background SHARE    share (0..0.999) of the capture's bytes that is other traffic:\n"
           "                        other HTTP, TLS-like, DNS, ARP, bulk TCP\n"
+          "  --background-http-mb MAX  one background HTTP GET in 8 is a download of 2..MAX MB\n"
+          "                        on port 80 (default 0: none)\n"
           "  --pcapng              write pcapng instead of pcap\n"
           "outputs:\n"
           "  -o, --output FILE     the capture (\"-\" = stdout)\n"
@@ -249,7 +251,7 @@ enum {
     OPT_OUTAGE, OPT_BACKLOG_CHUNK, OPT_MISSING, OPT_METER_RESET, OPT_LOST, OPT_CRLF, OPT_SEGMENT, OPT_REORDER,
     OPT_DUP, OPT_OVERLAP, OPT_KEEPALIVE, OPT_CHUNKED, OPT_CHUNK_SIZE, OPT_VLAN, OPT_QINQ, OPT_SVLAN, OPT_IPV6,
     OPT_BACKGROUND, OPT_PCAPNG, OPT_TRUTH_REC, OPT_TRUTH_INT, OPT_POLL, OPT_POLL_INT, OPT_MAX_POWER, OPT_MAX_GAP,
-    OPT_CT, OPT_PRODUCTION_CTS, OPT_TRUTH_PRODUCTION,
+    OPT_CT, OPT_PRODUCTION_CTS, OPT_TRUTH_PRODUCTION, OPT_BG_HTTP_MB,
 };
 
 /* The index of s in the NULL-terminated names, or -1. */
@@ -296,6 +298,7 @@ int main(int argc, char **argv)
         {"svlan", required_argument, NULL, OPT_SVLAN},
         {"ipv6", no_argument, NULL, OPT_IPV6},
         {"background", required_argument, NULL, OPT_BACKGROUND},
+        {"background-http-mb", required_argument, NULL, OPT_BG_HTTP_MB},
         {"pcapng", no_argument, NULL, OPT_PCAPNG},
         {"output", required_argument, NULL, 'o'},
         {"truth-records", required_argument, NULL, OPT_TRUTH_REC},
@@ -442,6 +445,10 @@ int main(int argc, char **argv)
             break;
         case OPT_BACKGROUND:
             bad = parse_double(optarg, 0, 0.999, &co.background);
+            break;
+        case OPT_BG_HTTP_MB:
+            bad = parse_int(optarg, 2, 1000, &l);
+            co.background_http_mb = (int)l;
             break;
         case OPT_PCAPNG:
             co.pcapng = true;

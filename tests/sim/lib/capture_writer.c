@@ -419,6 +419,22 @@ static void bg_new_flow(struct capture_writer *w)
             bg_msg_set(&b->msgs[0], false, strlen(head) - 5 + blen, head, true);
             bg_msg_set(&b->msgs[1], true, 0,
                        "HTTP/1.1 204 No Content\r\nServer: nginx\r\n\r\n", true);
+        } else if (w->o.background_http_mb >= 2 && rng_next(&w->rng_bg) % 8 == 0) {
+            /* a large download (software update, video): the sniffer must
+             * skip it after its request line, not reassemble megabytes. The
+             * extra draw happens only with the knob on: old captures stay
+             * byte-identical. */
+            size_t mb = (size_t)w->o.background_http_mb;
+            size_t blen = 2000000 + (size_t)(rng_next(&w->rng_bg) % ((mb - 2) * 1000000 + 1));
+            bg_msg_set(&b->msgs[0], false, 0,
+                       "GET /downloads/update.bin HTTP/1.1\r\nHost: dl.example.com\r\nUser-Agent: "
+                       "Wget/1.21\r\nAccept: */*\r\n\r\n",
+                       true);
+            snprintf(head, sizeof(head),
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+                     "%zu\r\n\r\n",
+                     blen);
+            bg_msg_set(&b->msgs[1], true, strlen(head) + blen, head, false);
         } else {
             size_t blen = 500 + (size_t)(r >> 8) % 40000;
             bg_msg_set(&b->msgs[0], false, 0,

@@ -19,6 +19,7 @@ struct capture_options {
     int svlan;             /* outer 802.1ad S-VLAN id (QinQ); 0: none */
     bool ipv6;             /* the supervisor talks IPv6 */
     double background;     /* share of the capture's bytes that is other traffic, 0 .. 0.999 */
+    int background_http_mb; /* >= 2: one HTTP GET in 8 downloads 2..this many MB; 0: none */
     uint64_t seed;
 };
 
