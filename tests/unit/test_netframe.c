@@ -1,4 +1,5 @@
-/* netframe: link layers (Ethernet, VLAN, QinQ, SLL, SLL2, raw, null), IPv4/IPv6, TCP, and broken lengths. */
+/* netframe: link layers (Ethernet, VLAN, QinQ, SLL, SLL2, raw, null), IPv4/IPv6, TCP, and broken
+ * lengths. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,7 +66,8 @@ static size_t put_ipv6(uint8_t *b, size_t o, const uint8_t *ext, size_t ext_len,
     memset(b + o + 8, 0, 32);
     b[o + 8] = 0x20, b[o + 9] = 0x01, b[o + 10] = 0x0d, b[o + 11] = 0xb8, b[o + 23] = 0x0a;
     b[o + 24] = 0x20, b[o + 25] = 0x01, b[o + 26] = 0x0d, b[o + 27] = 0xb8, b[o + 39] = 0x01;
-    memcpy(b + o + 40, ext, ext_len);
+    if (ext_len) /* memcpy from NULL is undefined even for 0 bytes (UBSan) */
+        memcpy(b + o + 40, ext, ext_len);
     return put_tcp(b, o + 40 + ext_len, 0);
 }
 
@@ -152,7 +154,7 @@ static void test_ip_options_and_ipv6_extensions(void **state)
     expect_seg(NF_LINK_RAW, b, put_ipv4(b, 0, 8, 0), 4, 0);
     /* hop-by-hop (8 bytes) -> destination options (16 bytes) -> atomic fragment -> TCP */
     uint8_t ext[32] = {60, 0, 1, 4, 0, 0, 0, 0, 44, 1, 0, 0, 0, 0, 0, 0,
-                       0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 7};
+                       0,  0, 0, 0, 0, 0, 0, 0, 6,  0, 0, 0, 0, 0, 0, 7};
     expect_seg(NF_LINK_IPV6, b, put_ipv6(b, 0, ext, 32, 0), 6, 0);
     /* A real fragment (M flag) is counted, not decoded. */
     ext[27] = 1;
