@@ -4,9 +4,13 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t pkgs < <(grep -v '^[[:space:]]*#' "$here/packages-build.txt" | awk 'NF {print $1}')
+# Installed packages and what they provide: a machine with NodeSource's nodejs
+# (which provides and conflicts with npm) has npm without the npm package.
+have=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Provides}\n' 2>/dev/null |
+    awk '$1 == "ii" { for (i = 2; i <= NF; i++) { sub(/,$/, "", $i); if ($i !~ /^\(/) print $i } }')
 missing=()
 for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    grep -qxF -- "$p" <<<"$have" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-build-deps: all ${#pkgs[@]} packages present"

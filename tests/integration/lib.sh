@@ -1,6 +1,7 @@
 # Shared helpers for the bash integration tests (sourced, not run).
 set -euo pipefail
 : "${PVTAP:?PVTAP (the pvtap binary) must be set; run through ctest}"
+. "$(dirname "${BASH_SOURCE[0]}")/need.sh"
 TMP=$(mktemp -d /tmp/pvtap-it.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 fails=0

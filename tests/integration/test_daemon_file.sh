@@ -2,6 +2,7 @@
 # pvtap run --until-idle on simulator captures: intervals equal the truth, re-runs change
 # nothing, a missing capture exits 1, and 20 kill -9s across a run lose and duplicate nothing.
 source "$(dirname "$0")/lib.sh"
+need_tool sqlite3 sqlite3
 SIM=${PVTAP_SIM:?}/pvsim_capture
 [ -x "$SIM" ] || { echo "no simulator at $SIM"; exit 1; }
 

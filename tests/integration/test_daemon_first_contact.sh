@@ -3,7 +3,7 @@
 # reason the privilege drop would fail (no user pvtap, a store folder the user cannot write),
 # each with its fix, before anything is opened; exit 2.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "needs root (the privilege drop is only tried as root)"; exit 77; }
+[ "$(id -u)" = 0 ] || skip_test "needs root (the privilege drop is only tried as root)"
 user=pvtapnouser$$
 ! getent passwd "$user" >/dev/null || { not_ok "user $user exists"; finish; }
 chmod 755 "$TMP"

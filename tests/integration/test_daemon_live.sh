@@ -3,9 +3,11 @@
 # dropped to an unprivileged user keeping only CAP_NET_RAW (none without a sniff source),
 # SIGHUP with a broken then a valid config, SIGTERM exits 0 within 2 s, intervals = truth.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespace, privilege drop)"; exit 77; }
+need_tool ip iproute2
+need_tool tcpreplay tcpreplay
+[ "$(id -u)" = 0 ] || skip_test "needs root (network namespace, privilege drop)"
 NS=pvtapd$$
-ip netns add "$NS" 2>/dev/null || { echo "cannot create a network namespace here"; exit 77; }
+ip netns add "$NS" || skip_test "cannot create a network namespace here"
 cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }

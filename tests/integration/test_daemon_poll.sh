@@ -2,10 +2,11 @@
 # The polled sources in the daemon: a virtual WattNode and a SunSpec inverter on two ptys feed
 # the engine and the store like the sniffed source (records under series "poll", exact values).
 source "$(dirname "$0")/lib.sh"
+need_tool sqlite3 sqlite3
 # (a config is a regular file: /dev/stdin, a pipe here, is refused)
 echo 'sources = ( { type = "wattnode"; port = "/dev/null"; } );' >"$TMP/probe.conf"
 "$PVTAP" config check -q -c "$TMP/probe.conf" 2>/dev/null ||
-    { echo "this build has no Modbus sources (libmodbus)"; exit 77; }
+    skip_test "this build has no Modbus sources (libmodbus)"
 SIM=${PVTAP_SIM:?}/pvsim_rs485
 "$SIM" --device wattnode --link "$TMP/wn" --ready-file "$TMP/wn.ready" --serial 4711 \
     --energy-net-kwh 1234.5 --import-kwh 2000.25 --export-kwh 765.75 --power-w 900 --duration 30 >/dev/null 2>&1 &

@@ -4,11 +4,11 @@
 # once); a change to the mqtt section alone leaves the sniff source untouched; a changed sniff
 # section restarts that source; the day's intervals still equal the truth at the end.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespace)"; exit 77; }
-command -v editcap >/dev/null || { echo "needs editcap (wireshark-common)"; exit 77; }
-command -v curl >/dev/null || { echo "needs curl"; exit 77; }
+[ "$(id -u)" = 0 ] || skip_test "needs root (network namespace)"
+need_tool editcap wireshark-common
+need_tool curl curl
 NS=pvtaprl$$
-ip netns add "$NS" 2>/dev/null || { echo "cannot create a network namespace here"; exit 77; }
+ip netns add "$NS" 2>/dev/null || skip_test "cannot create a network namespace here"
 cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }

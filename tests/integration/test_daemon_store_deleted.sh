@@ -4,10 +4,10 @@
 # from the open database (the foreign file kept aside), and goes on, so the final store at the
 # path holds every interval of the day.
 source "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || { echo "needs root (network namespace)"; exit 77; }
-command -v editcap >/dev/null || { echo "needs editcap (wireshark-common)"; exit 77; }
+[ "$(id -u)" = 0 ] || skip_test "needs root (network namespace)"
+need_tool editcap wireshark-common
 NS=pvtapdel$$
-ip netns add "$NS" 2>/dev/null || { echo "cannot create a network namespace here"; exit 77; }
+ip netns add "$NS" 2>/dev/null || skip_test "cannot create a network namespace here"
 cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }

@@ -4,9 +4,9 @@
 # once space is freed the store holds everything (intervals = truth).
 source "$(dirname "$0")/lib.sh"
 [ -n "${H19DBG:-}" ] && set -x
-[ "$(id -u)" = 0 ] || { echo "needs root (network and mount namespaces)"; exit 77; }
+[ "$(id -u)" = 0 ] || skip_test "needs root (network and mount namespaces)"
 NS=pvtapfull$$
-ip netns add "$NS" 2>/dev/null || { echo "cannot create a network namespace here"; exit 77; }
+ip netns add "$NS" 2>/dev/null || skip_test "cannot create a network namespace here"
 cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }

@@ -6,9 +6,11 @@
 # it into a fresh Debian chroot is firmware/build-all's job: it downloads.)
 source "$(dirname "$0")/lib.sh"
 : "${PVTAP_BUILD:?}"
-for tool in cpack dpkg-deb dpkg-shlibdeps; do
-    command -v "$tool" >/dev/null || { echo "skip: no $tool"; exit 77; }
-done
+need_tool cpack cmake
+need_tool dpkg-deb dpkg
+need_tool dpkg-shlibdeps dpkg-dev
+# CPack runs dpkg-shlibdeps, which runs file(1) on the binary
+need_tool file file
 [ -f "$PVTAP_BUILD/CPackConfig.cmake" ] || { not_ok "no CPackConfig.cmake in $PVTAP_BUILD"; finish; exit 1; }
 
 expect_rc 0 "cpack -G DEB" -- cpack -G DEB --config "$PVTAP_BUILD/CPackConfig.cmake" -B "$TMP/pkg"
@@ -50,5 +52,7 @@ gzip -dc "$TMP/root/usr/share/man/man1/pvtap.1.gz" >"$TMP/pvtap.1"
 if command -v groff >/dev/null; then
     expect_rc 0 "man page formats without warnings" -- groff -man -Tutf8 -ww -z "$TMP/pvtap.1"
     [ -s "$TMP/err" ] && not_ok "groff warned" || ok "groff quiet"
+else
+    skip_part "man page not formatted: groff missing (apt-get install groff-base)" || not_ok "man page formats: groff missing"
 fi
 finish

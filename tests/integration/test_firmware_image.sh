@@ -21,8 +21,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >"$TMP/apt.log" 2>&1 || true
     fi
-    for c in genimage mcopy mkdosfs sfdisk debugfs mke2fs python3; do
-        command -v "$c" >/dev/null 2>&1 || { echo "skip: no $c (apt-get install ${missing[*]})"; exit 77; }
+    for c in genimage:genimage mcopy:mtools mkdosfs:dosfstools sfdisk:fdisk debugfs:e2fsprogs mke2fs:e2fsprogs python3:python3; do
+        need_tool "${c%%:*}" "${c#*:}"
     done
 fi
 

@@ -7,10 +7,10 @@
 # network namespaces.
 source "$(dirname "$0")/lib.sh"
 : "${PVTAP_SRC:?}"
-command -v ip >/dev/null || { echo "skip: no ip (iproute2)"; exit 77; }
-[ "$(id -u)" -eq 0 ] || { echo "skip: needs root for network namespaces"; exit 77; }
+need_tool ip iproute2
+[ "$(id -u)" -eq 0 ] || skip_test "needs root for network namespaces"
 ns=pvtap-mirror-$$
-ip netns add "$ns" 2>/dev/null || { echo "skip: cannot create a network namespace"; exit 77; }
+ip netns add "$ns" || skip_test "cannot create a network namespace"
 trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$TMP"' EXIT
 nsx() { ip netns exec "$ns" "$@"; }
 
@@ -29,9 +29,11 @@ expect_grep "$TMP/link" 'PROMISC' "promiscuous"
 nsx ip addr show dev mirror0 >"$TMP/addr"
 expect_no_grep "$TMP/addr" 'inet6? ' "no IPv4 or IPv6 address"
 expect_grep <(nsx cat /proc/sys/net/ipv6/conf/mirror0/disable_ipv6 2>/dev/null || echo 1) '^1$' "IPv6 disabled on mirror0"
-if command -v ethtool >/dev/null; then
+if PATH=$PATH:/usr/sbin:/sbin command -v ethtool >/dev/null; then
     nsx ethtool -k mirror0 >"$TMP/features" 2>&1 || true
     expect_grep "$TMP/features" '^generic-receive-offload: off' "GRO off"
+else
+    skip_part "GRO check: ethtool missing (apt-get install ethtool)" || not_ok "GRO off: ethtool missing"
 fi
 
 tx() { nsx cat "/sys/class/net/$1/statistics/tx_packets"; }

@@ -4,7 +4,7 @@
 # (systemd 252's --threshold takes the score x 10).
 source "$(dirname "$0")/lib.sh"
 : "${PVTAP_SRC:?}"
-command -v systemd-analyze >/dev/null || { echo "skip: no systemd-analyze"; exit 77; }
+need_tool systemd-analyze systemd
 unit_src="$PVTAP_SRC/firmware/pvtap.service"
 
 # verify needs ExecStart's binary to exist: a copy of the unit, same name,

@@ -1,10 +1,10 @@
 #!/bin/bash
 # Runs every libFuzzer target briefly (CI sets PVTAP_FUZZ_DIR to the fuzz build's tests/ directory).
 set -u
+. "$(dirname "$0")/need.sh"
 dir=${PVTAP_FUZZ_DIR:-}
 if [ -z "$dir" ] || [ ! -d "$dir" ]; then
-    echo "PVTAP_FUZZ_DIR not set: build with -DPVTAP_FUZZ=ON -DCMAKE_C_COMPILER=clang and point it at build-fuzz/tests"
-    exit 77
+    skip_test "PVTAP_FUZZ_DIR not set: build with -DPVTAP_FUZZ=ON -DCMAKE_C_COMPILER=clang and point it at build-fuzz/tests"
 fi
 shopt -s nullglob
 bins=("$dir"/fuzz_*)

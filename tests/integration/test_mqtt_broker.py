@@ -17,6 +17,8 @@ import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from need import need_tool
+
 PVTAP = os.environ["PVTAP"]
 DATA = os.environ["PVTAP_DATA"]
 TZ = "America/Los_Angeles"
@@ -31,11 +33,9 @@ def ok(cond, what):
     return cond
 
 
-for tool in ("mosquitto", "mosquitto_sub", "mosquitto_passwd"):
-    if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
-        print(f"skip: {tool} not installed")
-        sys.exit(77)
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO = need_tool("mosquitto", "mosquitto")
+need_tool("mosquitto_passwd", "mosquitto")
+need_tool("mosquitto_sub", "mosquitto-clients")
 if subprocess.run([PVTAP, "config", "check", "-c", "/dev/null"], capture_output=True).returncode not in (0, 2):
     sys.exit(1)
 

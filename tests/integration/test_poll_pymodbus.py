@@ -16,12 +16,9 @@ import sys
 import tempfile
 import time
 
+from need import need_module, need_tool, skip
+
 PVTAP = os.environ.get("PVTAP")
-
-
-def skip(why):
-    print("SKIP:", why)
-    sys.exit(77)
 
 
 # ---- register images ------------------------------------------------------
@@ -186,12 +183,10 @@ def free_port():
 def main():
     if not PVTAP or not os.access(PVTAP, os.X_OK):
         skip("PVTAP not set")
-    if not shutil.which("socat"):
-        skip("socat not installed")
-    try:
-        import pymodbus  # noqa: F401
-    except ImportError:
-        skip("python3-pymodbus not installed")
+    need_tool("socat", "socat")
+    need_module("pymodbus", "python3-pymodbus")
+    # pymodbus's async serial server, the RTU peer here, needs serial_asyncio
+    need_module("serial_asyncio", "python3-serial-asyncio")
     rc, out, _ = run("--help")
     if "wattnode" not in out:
         skip("pvtap built without libmodbus")

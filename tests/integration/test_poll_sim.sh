@@ -5,9 +5,10 @@
 # listen-before-talk refusal (and --force overriding it).
 set -u
 SIM="${PVTAP_SIM:-}/pvsim_rs485"
-[ -x "${PVTAP:-}" ] || { echo "SKIP: PVTAP not set"; exit 77; }
-[ -x "$SIM" ] || { echo "SKIP: $SIM not built"; exit 77; }
-"$PVTAP" poll --help | grep -q wattnode || { echo "SKIP: built without libmodbus"; exit 77; }
+. "$(dirname "$0")/need.sh"
+[ -x "${PVTAP:-}" ] || skip_test "PVTAP not set"
+[ -x "$SIM" ] || skip_test "$SIM not built"
+"$PVTAP" poll --help | grep -q wattnode || skip_test "built without libmodbus"
 
 TMP=$(mktemp -d /tmp/pvtap-pollsim.XXXXXX)
 PIDS=()

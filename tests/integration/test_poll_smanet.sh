@@ -6,9 +6,10 @@
 # and the daemon running the source into the store with the channel-list cache.
 set -u
 SIM="${PVTAP_SIM:-}/pvsim_rs485"
-[ -x "${PVTAP:-}" ] || { echo "SKIP: PVTAP not set"; exit 77; }
-[ -x "$SIM" ] || { echo "SKIP: $SIM not built"; exit 77; }
-"$PVTAP" poll --help | grep -q sma-net || { echo "SKIP: sma-net not in this build"; exit 77; }
+. "$(dirname "$0")/need.sh"
+[ -x "${PVTAP:-}" ] || skip_test "PVTAP not set"
+[ -x "$SIM" ] || skip_test "$SIM not built"
+"$PVTAP" poll --help | grep -q sma-net || skip_test "sma-net not in this build"
 
 TMP=$(mktemp -d /tmp/pvtap-smanet.XXXXXX)
 PIDS=()

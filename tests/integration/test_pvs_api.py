@@ -19,6 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from need import need_tool, skip  # noqa: E402
 from pvs_fake import (FakePVS, INVERTER_STEP_KWH, IMPORT_STEP_KWH,  # noqa: E402
                       EXPORT_STEP_KWH)
 
@@ -41,11 +42,6 @@ def ok(cond, what, detail=""):
         if detail:
             for line in str(detail).splitlines()[:25]:
                 print("  |", line)
-
-
-def skip(why):
-    print("SKIP:", why)
-    sys.exit(77)
 
 
 def run(*args, env=None, timeout=60):
@@ -362,8 +358,7 @@ def main():
     rc, out, err, _ = run("poll", "--help")
     if "pvs-api" not in out:
         skip("this pvtap has no pvs-api (built without libcurl)")
-    if subprocess.run(["which", "openssl"], capture_output=True).returncode != 0:
-        skip("no openssl CLI")
+    need_tool("openssl", "openssl")
     with tempfile.TemporaryDirectory(prefix="pvtap-pvs.") as tmp:
         cert, key, pin = make_cert(tmp, "pvs", ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
         _, _, other_pin = make_cert(tmp, "other", ["rsa:2048"])

@@ -3,8 +3,9 @@
 # it finish: the store must be intact and `pvtap intervals` equal a clean run's.
 set -u
 : "${PVTAP:?}" "${PVTAP_DATA:?}"
-command -v sqlite3 >/dev/null || { echo "sqlite3 CLI missing"; exit 77; }
-[ -f "$PVTAP_DATA/sample-day.pcap" ] || { echo "no sample day"; exit 77; }
+. "$(dirname "$0")/need.sh"
+need_tool sqlite3 sqlite3
+[ -f "$PVTAP_DATA/sample-day.pcap" ] || skip_test "no sample day"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 inputs=("$PVTAP_DATA/sample-day.pcap" "$PVTAP_DATA/sample-day.poll.jsonl")

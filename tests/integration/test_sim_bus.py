@@ -14,11 +14,9 @@ import sys
 import tempfile
 import time
 
-try:
-    from pymodbus.utilities import computeCRC
-except ImportError:
-    print("python3-pymodbus not installed")
-    sys.exit(77)
+from need import need_module
+
+computeCRC = need_module("pymodbus.utilities", "python3-pymodbus").computeCRC
 
 SIM = os.path.join(os.environ["PVTAP_SIM"], "pvsim_rs485")
 TMP = tempfile.mkdtemp()

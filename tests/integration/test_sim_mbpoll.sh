@@ -3,7 +3,8 @@
 # wrote: mbpoll (Debian package) over the pty, CDAB floats, FC3 and FC4,
 # int32 registers, exceptions, silence for another address, values reload.
 set -u
-command -v mbpoll >/dev/null || { echo "mbpoll not installed"; exit 77; }
+. "$(dirname "$0")/need.sh"
+need_tool mbpoll mbpoll
 SIM=${PVTAP_SIM:?PVTAP_SIM not set}/pvsim_rs485
 [ -x "$SIM" ] || { echo "no $SIM"; exit 1; }
 T=$(mktemp -d)

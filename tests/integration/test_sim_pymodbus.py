@@ -11,15 +11,15 @@ import sys
 import tempfile
 import time
 
-try:
-    import pymodbus
-    from pymodbus.client import ModbusSerialClient
-    from pymodbus.constants import Endian
-    from pymodbus.payload import BinaryPayloadDecoder
-    from pymodbus.pdu import ExceptionResponse
-except ImportError:
-    print("python3-pymodbus not installed")
-    sys.exit(77)
+from need import need_module
+
+# pymodbus.client imports its async serial client too, which needs serial_asyncio
+need_module("serial_asyncio", "python3-serial-asyncio")
+pymodbus = need_module("pymodbus", "python3-pymodbus")
+from pymodbus.client import ModbusSerialClient  # noqa: E402
+from pymodbus.constants import Endian  # noqa: E402
+from pymodbus.payload import BinaryPayloadDecoder  # noqa: E402
+from pymodbus.pdu import ExceptionResponse  # noqa: E402
 
 SIM = os.path.join(os.environ["PVTAP_SIM"], "pvsim_rs485")
 TMP = tempfile.mkdtemp()

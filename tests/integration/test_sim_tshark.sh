@@ -2,7 +2,8 @@
 # The simulator's captures checked by a tool nobody here wrote: tshark must see every POST as a complete HTTP request whose body is what the truth implies.
 set -euo pipefail
 sim=${PVTAP_SIM:?}/pvsim_capture
-command -v tshark >/dev/null || { echo "tshark missing"; exit 77; }
+. "$(dirname "$0")/need.sh"
+need_tool tshark tshark
 [ -x "$sim" ] || { echo "pvsim_capture not built: $sim"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

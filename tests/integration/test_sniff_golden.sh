@@ -1,9 +1,10 @@
 #!/bin/bash
 # pvtap sniff on every golden capture must print exactly the simulator's truth, record by record.
 set -u
+. "$(dirname "$0")/need.sh"
 : "${PVTAP:?}" "${PVTAP_DATA:?}"
 dir=$PVTAP_DATA/golden
-[ -f "$dir/MANIFEST" ] || { echo "no golden MANIFEST"; exit 77; }
+[ -f "$dir/MANIFEST" ] || skip_test "no golden MANIFEST"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Broken captures (tests/data/malformed/, named after their defect): a clean exit, a clear message, what could be decoded.
 set -u
+. "$(dirname "$0")/need.sh"
 : "${PVTAP:?}" "${PVTAP_DATA:?}"
 dir=$PVTAP_DATA/malformed
 truth=$PVTAP_DATA/golden/basic.records.jsonl
-[ -d "$dir" ] || { echo "no $dir"; exit 77; }
+[ -d "$dir" ] || skip_test "no $dir"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The committed captures must be what the committed script makes.

@@ -5,7 +5,9 @@
 . "$PVTAP_SRC/tests/web/serve_day.sh"
 trap 'web_stop; rm -rf "$TMP"' EXIT
 grep -q 'PVTAP_HAVE_MICROHTTPD 1' "$PVTAP_BUILD/generated/pvtap_build.h" || {
-    echo "built without libmicrohttpd"; exit 77; }
+    skip_test "built without libmicrohttpd"; }
+need_tool curl curl
+need_tool sqlite3 sqlite3
 
 web_start || { not_ok "daemon serving"; finish; exit 1; }
 ok "pvtap run serves $WEB_URL"

@@ -18,6 +18,7 @@
 #include "daemon/notify.h"
 #include "daemon/privdrop.h"
 #include "util/log.h"
+#include "skip_or_fail.h"
 
 static int bind_dgram(const char *path, bool abstract)
 {
@@ -30,9 +31,9 @@ static int bind_dgram(const char *path, bool abstract)
     memcpy(sa.sun_path, path, len);
     if (abstract)
         sa.sun_path[0] = '\0';
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa,
-                          (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)),
-                     0);
+    assert_int_equal(
+        bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)),
+        0);
     return fd;
 }
 
@@ -114,7 +115,7 @@ static void test_drop_keeps_only_net_raw(void **state)
 {
     (void)state;
     if (geteuid() != 0 || !getpwnam("nobody"))
-        skip();
+        skip_or_fail("needs root and a 'nobody' user");
     assert_int_equal(drop_in_child(true, 1LL << CAP_NET_RAW), 0);
     assert_int_equal(drop_in_child(false, 0), 0);
 }
@@ -123,7 +124,7 @@ static void test_drop_refuses_unknown_or_root_user(void **state)
 {
     (void)state;
     if (geteuid() != 0)
-        skip();
+        skip_or_fail("needs root");
     log_set_level(LOGL_ERR - 1); /* silence the expected complaints */
     pid_t pid = fork();
     assert_true(pid >= 0);

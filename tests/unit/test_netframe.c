@@ -1,4 +1,5 @@
-/* netframe: link layers (Ethernet, VLAN, QinQ, SLL, SLL2, raw, null), IPv4/IPv6, TCP, and broken lengths. */
+/* netframe: link layers (Ethernet, VLAN, QinQ, SLL, SLL2, raw, null), IPv4/IPv6, TCP, and broken
+ * lengths. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,7 +154,7 @@ static void test_ip_options_and_ipv6_extensions(void **state)
     expect_seg(NF_LINK_RAW, b, put_ipv4(b, 0, 8, 0), 4, 0);
     /* hop-by-hop (8 bytes) -> destination options (16 bytes) -> atomic fragment -> TCP */
     uint8_t ext[32] = {60, 0, 1, 4, 0, 0, 0, 0, 44, 1, 0, 0, 0, 0, 0, 0,
-                       0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 7};
+                       0,  0, 0, 0, 0, 0, 0, 0, 6,  0, 0, 0, 0, 0, 0, 7};
     expect_seg(NF_LINK_IPV6, b, put_ipv6(b, 0, ext, 32, 0), 6, 0);
     /* A real fragment (M flag) is counted, not decoded. */
     ext[27] = 1;
