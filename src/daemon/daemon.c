@@ -636,6 +636,8 @@ static enum loop_end loop(struct daemon *d, int sig_fd, const struct sink_runtim
             next_watchdog = now + watchdog_ms / 2;
         }
         if (now >= d->next_status_ms) {
+            /* a store deleted while nothing new arrives is noticed too */
+            daemon_store_check_file(d);
             daemon_status_write(d);
             send_status_line(d);
             d->next_status_ms = now + STATUS_EVERY_MS;
@@ -760,6 +762,22 @@ static int run_once(struct daemon *d, sigset_t *old_mask, int sig_fd, enum loop_
     d->threads_stuck = !daemon_sources_stop(d, *end == LOOP_RELOAD ? -1 : STOP_WAIT_MS);
     drain_queue(d);
     flush(d);
+    /* A store lost or unwritable at the stop: one last try, then say what
+     * is lost and stop non-zero (systemd restarts the unit). */
+    d->recreate_retry_ms = 0;
+    daemon_store_check_file(d);
+    if (d->store_file_lost || d->n_pending || d->n_dirty) {
+        log_msg(LOGL_ERR, MOD,
+                "stopping with data not in the store %s: %s%zu readings and %zu intervals "
+                "not written are lost",
+                d->store_path,
+                d->store_file_lost ? "the file was deleted and cannot be re-created, so what "
+                                     "it held since is lost with the open copy; "
+                                   : "",
+                d->n_pending, d->n_dirty);
+        daemon_status_write(d);
+        return PVTAP_EIO;
+    }
     if (*end == LOOP_IDLE) {
         /* Sinks get a last chance to deliver what the final flush added. */
         int64_t until = time_mono_ms() + 30000;

@@ -46,6 +46,11 @@ void daemon_store_check_file(struct daemon *d)
     }
     int rc = store_recreate(d->store);
     if (rc < 0) {
+        if (d->recreate_backoff_ms == 0) /* said once a loss, not at each retry */
+            log_msg(LOGL_ERR, MOD,
+                    "the store %s was deleted or replaced and cannot be re-created (%s): what "
+                    "it holds is kept only until pvtap stops; retried with back-off",
+                    d->store_path, store_last_error(d->store));
         d->recreate_backoff_ms = doubled(d->recreate_backoff_ms);
         d->recreate_retry_ms = now_ms + d->recreate_backoff_ms;
         alerts_update(&d->alerts, "store_file", true, now,

@@ -16,7 +16,11 @@
 
 static const char *const MOD = "http";
 
-enum { WATCH_TICK_MS = 250 };
+/* When half the connections are taken, a request gets only BUSY_HEADER_MS
+ * for its headers (and an idle keep-alive as long): slow clients from many
+ * addresses then cycle through in a second instead of holding every slot
+ * for the whole header_timeout, so others still get in. */
+enum { WATCH_TICK_MS = 250, BUSY_HEADER_MS = 1000 };
 
 /* One open connection: its socket and when its current request began. */
 struct guard_slot {
@@ -82,9 +86,15 @@ static void *watch(void *arg)
         pthread_cond_timedwait(&g->wake, &g->lock, &ts);
         int64_t now = mono_ms();
         unsigned expired = 0;
+        size_t used = 0;
+        for (size_t i = 0; i < g->n; i++)
+            used += g->slots[i].used;
+        int64_t deadline_ms = g->header_ms;
+        if (used * 2 >= g->n && deadline_ms > BUSY_HEADER_MS)
+            deadline_ms = BUSY_HEADER_MS;
         for (size_t i = 0; i < g->n; i++) {
             struct guard_slot *s = &g->slots[i];
-            if (s->used && s->waiting && now - s->since_ms > (int64_t)g->header_ms) {
+            if (s->used && s->waiting && now - s->since_ms > deadline_ms) {
                 shutdown(s->fd, SHUT_RDWR);
                 s->waiting = false;
                 expired++;
@@ -92,8 +102,8 @@ static void *watch(void *arg)
         }
         if (expired)
             log_burst(&g->burst, time_now_s(), LOGL_WARNING, MOD,
-                      "closed %u connection(s) whose request headers took over %u ms", expired,
-                      g->header_ms);
+                      "closed %u connection(s) whose request headers took over %lld ms", expired,
+                      (long long)deadline_ms);
         log_burst_flush(&g->burst, time_now_s(), LOGL_WARNING, MOD);
     }
     pthread_mutex_unlock(&g->lock);

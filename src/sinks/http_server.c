@@ -1,7 +1,9 @@
-/* The http sink's server: libmicrohttpd in its own thread, answering through web_api.c over a read-only store. */
+/* The http sink's server: libmicrohttpd in its own thread, answering through web_api.c over a
+ * read-only store. */
 #include "sinks/http_server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -24,18 +26,24 @@
 
 static const char *const MOD = "http";
 
-/* 64 connections, at most 16 from one address: one client (a browser opens
- * about 6) cannot take them all. A request is refused before its arguments
- * are parsed when its URI is longer than URI_MAX or has more than ARGS_MAX
- * arguments (the page sends 5): libmicrohttpd keeps every argument in the
- * connection's memory pool and, once that is full, cannot even answer. */
+/* 128 connections, at most 8 from one address (a browser opens about 6):
+ * one client cannot take them all, and past half of them the header
+ * deadline shortens (http_guard.c) so many slow ones cannot either. A request is refused before its
+ * arguments are parsed when its URI is longer than URI_MAX or has more than ARGS_MAX arguments (the
+ * page sends 5): libmicrohttpd keeps every argument in the connection's memory pool and, once that
+ * is full, cannot even answer. */
 enum {
-    CONNECTION_LIMIT = 64,
-    PER_ADDRESS_LIMIT = 16,
+    CONNECTION_LIMIT = 128,
+    PER_ADDRESS_LIMIT = 8,
     CONNECTION_TIMEOUT_S = 15,
     CONNECTION_MEMORY = 64 * 1024,
     URI_MAX = 2048,
     ARGS_MAX = 32,
+    /* A request's header lines (cookies included) may total this much; past
+     * it 431 goes out on the socket directly: headers that nearly fill the
+     * connection's memory leave libmicrohttpd none to build an answer in,
+     * and it would drop the connection unanswered. */
+    HEADERS_MAX = 16 * 1024,
 };
 
 /* Answers built whole (all but /api/intervals, which streams) stay in
@@ -124,7 +132,36 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         answer_raw(conn, 400, "Bad Request", "too many query arguments");
         return &refused;
     }
+    /* The path is decoded into a C string: "%00" would cut it silently
+     * ("/api/status%00.html" would be /api/status). Control bytes have no
+     * place in a URI either. */
+    size_t path_len = q ? (size_t)(q - uri) : len;
+    for (size_t i = 0; i < path_len; i++) {
+        unsigned c = (unsigned char)uri[i];
+        bool encoded = c == '%' && i + 2 < path_len && isxdigit((unsigned char)uri[i + 1]) &&
+                       isxdigit((unsigned char)uri[i + 2]);
+        if (encoded) {
+            char hex[3] = {uri[i + 1], uri[i + 2], '\0'};
+            c = (unsigned)strtoul(hex, NULL, 16);
+        }
+        if (c < 0x20 || c == 0x7f) {
+            http_guard_log(s->guard, "refused a request: %s in the path",
+                           c == 0 ? "a NUL byte" : "a control byte");
+            answer_raw(conn, 400, "Bad Request", "the path holds a NUL or control byte");
+            return &refused;
+        }
+    }
     return NULL;
+}
+
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    (void)key;
+    (void)value;
+    *(size_t *)cls += key_size + value_size + 4; /* ": " and CRLF */
+    return MHD_YES;
 }
 
 /* A query argument whose decoded key or value holds a NUL byte ("%00"):
@@ -245,9 +282,8 @@ static void common_headers(struct MHD_Response *r, const struct web_response *w)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     (void)upload_data;
@@ -255,6 +291,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     http_guard_headers_in(conn);
     if (*con_cls == &refused)
         return MHD_NO;
+    size_t header_bytes = 0;
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND, add_header_size,
+                                &header_bytes);
+    if (header_bytes > HEADERS_MAX) {
+        http_guard_log(s->guard, "refused a request: %zu bytes of headers (at most %d)",
+                       header_bytes, (int)HEADERS_MAX);
+        answer_raw(conn, 431, "Request Header Fields Too Large", "the headers are too large");
+        return MHD_NO;
+    }
     /* Any body (a POST's) is ignored: the answer is 405 before it is read. */
     *upload_data_size = 0;
     struct web_request req = {method, url, query_arg, conn};

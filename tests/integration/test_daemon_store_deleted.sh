@@ -65,6 +65,15 @@ wait_committed $((commits + 1)) && ok "the third part is committed" || not_ok "t
 aside=$(ls "$TMP/var/" | grep -c '^pvtap.db.displaced-' || true)
 [ "$aside" = 1 ] && /usr/bin/python3 -c 'import sqlite3,sys,glob; c=sqlite3.connect(glob.glob(sys.argv[1])[0]); c.execute("select a from foreign_t")' "$TMP/var/pvtap.db.displaced-*" &&
     ok "the foreign file is kept aside, intact" || not_ok "$aside displaced files, or not the foreign one"
+# The folder deleted while nothing new arrives, and made again 2 s later:
+# re-created without waiting for a commit.
+rm -rf "$TMP/var"
+sleep 2
+mkdir "$TMP/var"
+for _ in $(seq 80); do [ "$(status 's["store"]["recreated"]')" = 3 ] && break; sleep 0.25; done
+[ "$(status 's["store"]["recreated"]')" = 3 ] && [ -e "$TMP/var/pvtap.db" ] &&
+    ok "folder deleted and made again, no new data: the store is re-created" ||
+    not_ok "folder deleted, no new data: re-created $(status 's["store"]["recreated"]') times"
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
 [ "$rc" = 0 ] && ok "SIGTERM: exit 0" || not_ok "SIGTERM: exit $rc"
@@ -73,4 +82,21 @@ rc=0; wait "$pid" || rc=$?
 if diff <(grep -v ',poll,' "$PVTAP_DATA/sample-day.intervals.csv") "$TMP/after.csv" >"$TMP/diff"; then
     ok "the store at the path has every interval of the day ($n1 before the deletion)"
 else not_ok "intervals differ after the deletion"; head -10 "$TMP/diff"; fi
+
+# Lost for good (its folder gone) when the daemon stops: it says what is lost, exits non-zero.
+mkdir "$TMP/var2"
+cat >"$TMP/gone.conf" <<CONF
+store = { path = "$TMP/var2/pvtap.db"; };
+sources = ( { type = "sniff"; file = "$TMP/first.pcap"; } );
+CONF
+"$PVTAP" run -c "$TMP/gone.conf" --no-drop --runtime-dir "$TMP/rt2" 2>"$TMP/gone.err" &
+pid=$!
+for _ in $(seq 40); do grep -q "input exhausted" "$TMP/gone.err" && break; sleep 0.25; done
+sleep 1.5
+rm -rf "$TMP/var2"
+sleep 1
+kill -TERM "$pid"
+rc=0; wait "$pid" || rc=$?
+[ "$rc" != 0 ] && ok "store lost for good at the stop: exit $rc" || not_ok "store lost for good: exit 0"
+expect_grep "$TMP/gone.err" "stopping with data not in the store .*lost" "what is lost is said"
 finish
