@@ -1,4 +1,5 @@
-/* The `pvtap status --format json` document (status.json + the store's durable state), shared by the CLI and /api/status. */
+/* The `pvtap status --format json` document (status.json + the store's durable state), shared by
+ * the CLI and /api/status. */
 #include "cli/status_build.h"
 
 #include <errno.h>
@@ -46,23 +47,17 @@ struct newest_ctx {
     struct store *st;
 };
 
-static int newest_cb(void *ctx, const struct store_interval *iv)
-{
-    int64_t *t = ctx;
-    *t = iv->row.interval_end;
-    return 0;
-}
-
 static int series_cb(void *ctx, const char *series)
 {
     struct newest_ctx *c = ctx;
     int64_t newest = 0;
-    /* The last day is enough to find the newest row quickly. */
-    store_query_intervals(c->st, series, 0, INT64_MAX, newest_cb, &newest);
+    bool found = false;
+    /* one seek, whatever the years of intervals behind it */
+    store_newest_interval(c->st, series, &newest, &found);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "series", series);
     char iso[32];
-    if (newest) {
+    if (found) {
         time_format_iso_utc(newest, iso, sizeof iso);
         cJSON_AddStringToObject(o, "newest_interval", iso);
     } else
@@ -71,8 +66,8 @@ static int series_cb(void *ctx, const char *series)
     return 0;
 }
 
-static cJSON *durable_state(const char *db_path, const char *const *outbox_sinks,
-                            size_t n_outbox, char *err, size_t err_size)
+static cJSON *durable_state(const char *db_path, const char *const *outbox_sinks, size_t n_outbox,
+                            char *err, size_t err_size)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "path", db_path);
@@ -107,8 +102,8 @@ static cJSON *durable_state(const char *db_path, const char *const *outbox_sinks
     return o;
 }
 
-cJSON *status_build(const char *status_path, const char *db_path,
-                    const char *const *outbox_sinks, size_t n_outbox, char *err, size_t err_size)
+cJSON *status_build(const char *status_path, const char *db_path, const char *const *outbox_sinks,
+                    size_t n_outbox, char *err, size_t err_size)
 {
     err[0] = '\0';
     cJSON *root = cJSON_CreateObject();

@@ -1,4 +1,5 @@
-/* Unit tests of the SQLite store: schema, upsert and revisions, DST-correct totals, outbox, errors. */
+/* Unit tests of the SQLite store: schema, upsert and revisions, DST-correct totals, outbox, errors.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -158,9 +159,8 @@ static void test_upsert_revision_outbox(void **state)
     /* a sink that delivered revision 1 cannot mark revision 2 done */
     assert_int_equal(store_outbox_mark(st, "mqtt", "sniff", T, 1, OUTBOX_DELIVERED, NULL, 500),
                      PVTAP_ENOTFOUND);
-    assert_int_equal(store_outbox_mark(st, "mqtt", "sniff", T, 2, OUTBOX_UNDELIVERABLE, "too old",
-                                       500),
-                     0);
+    assert_int_equal(
+        store_outbox_mark(st, "mqtt", "sniff", T, 2, OUTBOX_UNDELIVERABLE, "too old", 500), 0);
     assert_int_equal(store_outbox_count(st, "mqtt", OUTBOX_UNDELIVERABLE, &n), 0);
     assert_int_equal(n, 1);
 
@@ -226,9 +226,8 @@ static void test_totals_dst(void **state)
     assert_int_equal(store_commit(st), 0);
 
     struct totals_seen s = {0};
-    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-11-04", "2017-11-07",
-                                        totals_cb, &s),
-                     0);
+    assert_int_equal(
+        store_query_totals(st, "sniff", STORE_DAY, "2017-11-04", "2017-11-07", totals_cb, &s), 0);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.period[0], "2017-11-04");
     /* the interval ending at local 00:00 starts its day: 288 each, 300 on the long day */
@@ -240,9 +239,8 @@ static void test_totals_dst(void **state)
     assert_false(s.has[0] & IHAS_NET);
 
     memset(&s, 0, sizeof s);
-    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-03-11", "2017-03-14",
-                                        totals_cb, &s),
-                     0);
+    assert_int_equal(
+        store_query_totals(st, "sniff", STORE_DAY, "2017-03-11", "2017-03-14", totals_cb, &s), 0);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.intervals[1], 276); /* 23 hours */
 
@@ -258,22 +256,20 @@ static void test_totals_dst(void **state)
     assert_true(fabs(s.prod[0] - (288 * 4 + 276 + 300) * 1.0) < 1e-9);
 
     /* a revision moves the totals */
-    struct interval_row r = mkrow("sniff", tz_from_local(f->la, 2017, 11, 5, 1, 30, 0), 11.0, NAN,
-                                  0);
+    struct interval_row r =
+        mkrow("sniff", tz_from_local(f->la, 2017, 11, 5, 1, 30, 0), 11.0, NAN, 0);
     assert_int_equal(store_upsert_interval(st, &r, NULL, 0, 2), 0);
     memset(&s, 0, sizeof s);
-    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06",
-                                        totals_cb, &s),
-                     0);
+    assert_int_equal(
+        store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06", totals_cb, &s), 0);
     assert_true(fabs(s.prod[0] - 310.0) < 1e-9);
     store_close(st);
 
     /* another site zone: the totals are rebuilt in it */
     assert_int_equal(store_open(f->path, NULL, 0, &st), 0);
     memset(&s, 0, sizeof s);
-    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06",
-                                        totals_cb, &s),
-                     0);
+    assert_int_equal(
+        store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06", totals_cb, &s), 0);
     assert_int_equal(s.intervals[0], 288);
     store_close(st);
 }
@@ -300,9 +296,15 @@ static void test_records(void **state)
     struct fixture *f = *state;
     struct store *st;
     assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
-    struct reading r = {.source = "sniff", .series = "sniff", .device = "414051708000326",
-                        .kind = DEVICE_INVERTER, .time = 1496852400, .clock = CLOCK_RECORD,
-                        .msg = 130, .q = Q_ENERGY_LIFETIME_KWH, .value = 2.6042};
+    struct reading r = {.source = "sniff",
+                        .series = "sniff",
+                        .device = "414051708000326",
+                        .kind = DEVICE_INVERTER,
+                        .time = 1496852400,
+                        .clock = CLOCK_RECORD,
+                        .msg = 130,
+                        .q = Q_ENERGY_LIFETIME_KWH,
+                        .value = 2.6042};
     assert_int_equal(store_begin(st), 0);
     assert_int_equal(store_put_reading(st, &r), 0);
     r.value = 2.6; /* a conflicting repeat: the larger stays */
@@ -312,9 +314,14 @@ static void test_records(void **state)
     assert_int_equal(store_put_reading(st, &r), 0);
     r.q = Q_POWER_W; /* live values are not stored */
     assert_int_equal(store_put_reading(st, &r), 0);
-    struct reading p = {.source = "wattnode", .series = "poll", .device = "wattnode@1",
-                        .kind = DEVICE_NET_METER, .time = 1496852410, .clock = CLOCK_POLL,
-                        .q = Q_ENERGY_NET_LIFETIME_KWH, .value = -3.5};
+    struct reading p = {.source = "wattnode",
+                        .series = "poll",
+                        .device = "wattnode@1",
+                        .kind = DEVICE_NET_METER,
+                        .time = 1496852410,
+                        .clock = CLOCK_POLL,
+                        .q = Q_ENERGY_NET_LIFETIME_KWH,
+                        .value = -3.5};
     assert_int_equal(store_put_reading(st, &p), 0);
     p.value = NAN;
     assert_int_equal(store_put_reading(st, &p), PVTAP_EINVAL);
@@ -334,6 +341,129 @@ static void test_records(void **state)
     assert_string_equal(l.series[0], "poll");
     assert_int_equal(l.r[0].clock, CLOCK_POLL);
     assert_true(l.r[0].value == -3.5);
+    store_close(st);
+}
+
+/* The window load: per counter its last record before the window and every
+ * record in it, nothing older; the newest record and interval by seeks. */
+static void test_records_since(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st;
+    assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
+    struct reading r = {.source = "sniff",
+                        .series = "sniff",
+                        .device = "inv-a",
+                        .kind = DEVICE_INVERTER,
+                        .clock = CLOCK_RECORD,
+                        .msg = 130,
+                        .q = Q_ENERGY_LIFETIME_KWH};
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < 6; i++) { /* inv-a at 0, 300 ... 1500 */
+        r.time = 1496852400 + i * 300;
+        r.value = 1.0 + i;
+        assert_int_equal(store_put_reading(st, &r), 0);
+    }
+    snprintf(r.device, sizeof r.device, "inv-b"); /* inv-b only long before */
+    r.time = 1496852400 - 86400;
+    r.value = 7.0;
+    assert_int_equal(store_put_reading(st, &r), 0);
+    struct reading m = {.source = "sniff",
+                        .series = "sniff",
+                        .device = "meter-c",
+                        .kind = DEVICE_NET_METER,
+                        .clock = CLOCK_RECORD,
+                        .msg = 140,
+                        .q = Q_ENERGY_NET_LIFETIME_KWH,
+                        .time = 1496852400 + 1800,
+                        .value = -2.0};
+    assert_int_equal(store_put_reading(st, &m), 0);
+    assert_int_equal(store_commit(st), 0);
+
+    struct loaded l = {0};
+    struct reading_sink sink = {load_cb, &l};
+    assert_int_equal(store_load_readings_since(st, 1496852400 + 900, &sink), 0);
+    /* inv-a: base 600 then 900, 1200, 1500; inv-b: its only (base) record; meter-c: 1800 */
+    assert_int_equal(l.n, 6);
+    assert_string_equal(l.r[0].device, "inv-a");
+    assert_int_equal(l.r[0].time, 1496852400 + 600);
+    assert_true(l.r[0].value == 3.0);
+    assert_int_equal(l.r[3].time, 1496852400 + 1500);
+    assert_string_equal(l.r[4].device, "inv-b");
+    assert_int_equal(l.r[4].time, 1496852400 - 86400);
+    assert_string_equal(l.r[5].device, "meter-c");
+    assert_int_equal(l.r[5].kind, DEVICE_NET_METER);
+    assert_true(l.r[5].value == -2.0);
+
+    int64_t t = 0;
+    bool found = false;
+    assert_int_equal(store_newest_record(st, &t, &found), 0);
+    assert_true(found);
+    assert_int_equal(t, 1496852400 + 1800);
+
+    assert_int_equal(store_newest_interval(st, "sniff", &t, &found), 0);
+    assert_false(found);
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < 3; i++) {
+        struct interval_row row = mkrow("sniff", 1496852700 + i * 300, 10.0, NAN, 0);
+        assert_int_equal(store_upsert_interval(st, &row, NULL, 0, 1), 0);
+    }
+    struct interval_row other = mkrow("poll", 1496852700 + 3000, 10.0, NAN, 0);
+    assert_int_equal(store_upsert_interval(st, &other, NULL, 0, 1), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(store_newest_interval(st, "sniff", &t, &found), 0);
+    assert_true(found);
+    assert_int_equal(t, 1496852700 + 600);
+    store_close(st);
+}
+
+static int net_total_cb(void *ctx, const struct store_total *t)
+{
+    struct store_total *out = ctx;
+    *out = *t;
+    out->period = NULL;
+    return 0;
+}
+
+/* v3 keeps the intervals' net split by sign in the totals; a v2 store gets
+ * them filled when it is opened (the totals are rebuilt). */
+static void test_migrate_v3(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st;
+    assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
+    assert_int_equal(store_begin(st), 0);
+    const double nets[4] = {12.5, -40.0, 7.5, -0.5};
+    for (int i = 0; i < 4; i++) {
+        struct interval_row row = mkrow("sniff", 1496852700 + i * 300, 100.0, nets[i], 0);
+        assert_int_equal(store_upsert_interval(st, &row, NULL, 0, 1), 0);
+    }
+    /* a revision takes the old split away and adds the new one */
+    struct interval_row again = mkrow("sniff", 1496852700, 100.0, -10.0, 0);
+    assert_int_equal(store_upsert_interval(st, &again, NULL, 0, 1), 0);
+    assert_int_equal(store_commit(st), 0);
+    struct store_total t = {0};
+    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, NULL, NULL, net_total_cb, &t), 0);
+    assert_float_equal(t.net_import_wh, 7.5, 1e-9);
+    assert_float_equal(t.net_export_wh, 50.5, 1e-9);
+    store_close(st);
+
+    /* the same store as version 2 left it */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE totals DROP COLUMN dimport_dwh;"
+                                  "ALTER TABLE totals DROP COLUMN dexport_dwh;"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
+    memset(&t, 0, sizeof t);
+    assert_int_equal(store_query_totals(st, "sniff", STORE_YEAR, NULL, NULL, net_total_cb, &t), 0);
+    assert_float_equal(t.net_import_wh, 7.5, 1e-9);
+    assert_float_equal(t.net_export_wh, 50.5, 1e-9);
+    assert_int_equal(t.intervals, 4);
     store_close(st);
 }
 
@@ -360,8 +490,12 @@ static void test_errors(void **state)
     assert_int_equal(store_open(f->path, NULL, STORE_RDONLY, &st), 0);
     struct interval_row r = mkrow("sniff", 1496852400, 1.0, NAN, 0);
     assert_int_equal(store_upsert_interval(st, &r, NULL, 0, 1), PVTAP_EIO);
-    struct reading rd = {.series = "sniff", .device = "x", .kind = DEVICE_INVERTER,
-                         .q = Q_ENERGY_LIFETIME_KWH, .clock = CLOCK_RECORD, .value = 1.0};
+    struct reading rd = {.series = "sniff",
+                         .device = "x",
+                         .kind = DEVICE_INVERTER,
+                         .q = Q_ENERGY_LIFETIME_KWH,
+                         .clock = CLOCK_RECORD,
+                         .value = 1.0};
     assert_int_equal(store_put_reading(st, &rd), PVTAP_EIO);
     store_close(st);
 }
@@ -374,6 +508,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upsert_revision_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_dst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_since, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
