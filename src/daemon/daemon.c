@@ -123,8 +123,15 @@ void daemon_take_reading(struct daemon *d, const struct reading *r)
         return;
     }
     /* Older than the engine's window: stored, and its intervals are
-     * recomputed from the store's records after the commit (rebuild_late). */
-    if (!daemon_reading_late(d, r)) {
+     * recomputed from the store's records after the commit (rebuild_late);
+     * unless the store has it already (a body sent twice, a re-read
+     * capture): then nothing can change. */
+    if (daemon_reading_late(d, r)) {
+        bool known = false;
+        if (store_reading_known(d->store, r, &known) == 0 && known)
+            return;
+        daemon_late_note(d, r);
+    } else {
         int rc = engine_add(d->engine, r);
         if (rc < 0) {
             log_msg(LOGL_DEBUG, MOD, "reading of %s at %lld not used: %s", r->device,

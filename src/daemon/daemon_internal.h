@@ -221,8 +221,11 @@ int daemon_engine_since(struct daemon *d, int64_t from_s, struct engine **out);
 /* After a successful commit (nothing dirty): move the horizon up to the
  * window's target and let the engine forget what lies before it. */
 void daemon_window_advance(struct daemon *d);
-/* Is this counter reading before what the engine may take? (counts it) */
+/* Is this counter reading before what the engine may take? */
 bool daemon_reading_late(struct daemon *d, const struct reading *r);
+/* A late reading to be stored: its intervals are recomputed after the
+ * commit (counted, and said once per rebuild). */
+void daemon_late_note(struct daemon *d, const struct reading *r);
 
 /* daemon.c: the loop's reading sink (counter readings to the engine). */
 void daemon_take_reading(struct daemon *d, const struct reading *r);

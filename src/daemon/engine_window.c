@@ -93,8 +93,18 @@ void daemon_window_advance(struct daemon *d)
 
 bool daemon_reading_late(struct daemon *d, const struct reading *r)
 {
-    if (!d->accept_from_s || r->time >= d->accept_from_s)
-        return false;
+    /* Against the window as the data now stands, not as of the last
+     * commit: the verdict does not depend on how readings fell into
+     * batches (a capture file gives days of them between two commits). */
+    int64_t target = daemon_window_target(d);
+    int64_t from = target ? target + ENGINE_REACH_S + d->max_poll_gap_s : 0;
+    if (from < d->accept_from_s)
+        from = d->accept_from_s;
+    return from && r->time < from;
+}
+
+void daemon_late_note(struct daemon *d, const struct reading *r)
+{
     if (!d->late_waiting || r->time < d->late_from_s)
         d->late_from_s = r->time;
     if (!d->late_waiting)
@@ -104,5 +114,4 @@ bool daemon_reading_late(struct daemon *d, const struct reading *r)
                 r->device, (long long)r->time);
     d->late_waiting = true;
     d->late_readings++;
-    return true;
 }

@@ -68,6 +68,8 @@ static const char *const stmt_sql[S_COUNT_] = {
         " enqueued_at, updated_at) VALUES(?1, ?2, ?3, ?4, 'pending', 0, NULL, ?5, ?5)"
         " ON CONFLICT(sink, series, interval_end) DO UPDATE SET revision = excluded.revision,"
         " state = 'pending', attempts = 0, last_error = NULL, updated_at = excluded.updated_at",
+    [S_GET_RECORD] = "SELECT value FROM records WHERE series = ?1 AND device = ?2 AND quantity = ?3"
+                     " AND time = ?4",
 };
 
 /* ---- errors ------------------------------------------------------------- */

@@ -71,6 +71,10 @@ int store_load_readings(struct store *st, const char *series, const struct readi
  * cost follows the window, not the years of history. */
 int store_load_readings_since(struct store *st, int64_t from_s, const struct reading_sink *sink);
 
+/* Does the store hold this counter reading already, with this value or a
+ * larger one (so storing it again changes nothing)? One key lookup. */
+int store_reading_known(struct store *st, const struct reading *r, bool *known);
+
 /* The newest record's time over every counter (*found false when none). */
 int store_newest_record(struct store *st, int64_t *time_s, bool *found);
 

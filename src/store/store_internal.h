@@ -14,6 +14,7 @@ enum stmt_id {
     S_DEL_INTERVAL,
     S_ADD_TOTAL,
     S_ENQUEUE,
+    S_GET_RECORD,
     S_COUNT_
 };
 

@@ -207,3 +207,21 @@ int store_newest_interval(struct store *st, const char *series, int64_t *end_s, 
     sqlite3_finalize(s);
     return rc;
 }
+
+int store_reading_known(struct store *st, const struct reading *r, bool *known)
+{
+    *known = false;
+    sqlite3_stmt *s = st->stmt[S_GET_RECORD];
+    if (!s || !r->series || !quantity_is_counter(r->q))
+        return 0;
+    sqlite3_bind_text(s, 1, r->series, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, quantity_name(r->q), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, r->time);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *known = sqlite3_column_double(s, 0) >= r->value;
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading a record");
+}
