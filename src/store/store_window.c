@@ -40,43 +40,74 @@ struct counter_key {
 
 enum { KEYS_MAX = 65536 }; /* far above any site (the engine allows 4096 keys) */
 
-/* The key after k in primary-key order (k all "" for the first): a seek,
- * not a scan of the records between two keys. 1 found, 0 none, <0 error. */
-static int next_key(struct store *st, sqlite3_stmt *s, struct counter_key *k)
+/* The key after k in primary-key order (k all "" for the first), by three
+ * prefix seeks: the next quantity of the same device, else the next
+ * device of the series, else the next series. (One row-value comparison
+ * (series, device, quantity) > (...) walks every record of the current
+ * key instead: years of them.) */
+static const char *const NEXT_KEY_SQL[3] = {
+    "SELECT series, device, quantity FROM records WHERE series = ?1 AND device = ?2"
+    " AND quantity > ?3 ORDER BY quantity LIMIT 1",
+    "SELECT series, device, quantity FROM records WHERE series = ?1 AND device > ?2"
+    " ORDER BY device, quantity LIMIT 1",
+    "SELECT series, device, quantity FROM records WHERE series > ?1"
+    " ORDER BY series, device, quantity LIMIT 1",
+};
+
+struct key_walk {
+    sqlite3_stmt *s[3];
+};
+
+static int key_walk_open(struct store *st, struct key_walk *w)
 {
-    sqlite3_bind_text(s, 1, k->series, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 2, k->device, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(s, 3, k->quantity, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(s);
-    int out = 0;
-    if (rc == SQLITE_ROW) {
-        const char *a = (const char *)sqlite3_column_text(s, 0);
-        const char *b = (const char *)sqlite3_column_text(s, 1);
-        const char *c = (const char *)sqlite3_column_text(s, 2);
-        if (!a || !b || !c || strlen(a) >= sizeof k->series || strlen(b) >= sizeof k->device ||
-            strlen(c) >= sizeof k->quantity) {
-            /* not a key pvtap writes: step past it all the same */
-            snprintf(k->series, sizeof k->series, "%s", a ? a : "");
-            snprintf(k->device, sizeof k->device, "%s", b ? b : "");
-            snprintf(k->quantity, sizeof k->quantity, "%s\x7f", c ? c : "");
-            out = 2;
-        } else {
-            snprintf(k->series, sizeof k->series, "%s", a);
-            snprintf(k->device, sizeof k->device, "%s", b);
-            snprintf(k->quantity, sizeof k->quantity, "%s", c);
-            out = 1;
-        }
-    } else if (rc != SQLITE_DONE) {
-        out = store_db_fail(st, rc, "listing counters");
+    memset(w, 0, sizeof *w);
+    for (int i = 0; i < 3; i++) {
+        int e = sqlite3_prepare_v2(st->db, NEXT_KEY_SQL[i], -1, &w->s[i], NULL);
+        if (e != SQLITE_OK)
+            return store_db_fail(st, e, "prepare");
     }
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return out;
+    return 0;
 }
 
-static const char NEXT_KEY_SQL[] =
-    "SELECT series, device, quantity FROM records WHERE (series, device, quantity) > (?1, ?2, ?3)"
-    " ORDER BY series, device, quantity LIMIT 1";
+static void key_walk_close(struct key_walk *w)
+{
+    for (int i = 0; i < 3; i++)
+        sqlite3_finalize(w->s[i]);
+}
+
+/* 1 found (k is the next key), 0 none, 2 a key pvtap never writes (too
+ * long: k moves past it and the caller skips it), < 0 an error. */
+static int next_key(struct store *st, struct key_walk *w, struct counter_key *k)
+{
+    for (int i = 0; i < 3; i++) {
+        sqlite3_stmt *s = w->s[i];
+        sqlite3_bind_text(s, 1, k->series, -1, SQLITE_TRANSIENT);
+        if (i < 2)
+            sqlite3_bind_text(s, 2, k->device, -1, SQLITE_TRANSIENT);
+        if (i < 1)
+            sqlite3_bind_text(s, 3, k->quantity, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(s);
+        int out = 0;
+        if (rc == SQLITE_ROW) {
+            const char *a = (const char *)sqlite3_column_text(s, 0);
+            const char *b = (const char *)sqlite3_column_text(s, 1);
+            const char *c = (const char *)sqlite3_column_text(s, 2);
+            bool fits = a && b && c && strlen(a) < sizeof k->series &&
+                        strlen(b) < sizeof k->device && strlen(c) < sizeof k->quantity;
+            snprintf(k->series, sizeof k->series, "%s", a ? a : "");
+            snprintf(k->device, sizeof k->device, "%s", b ? b : "");
+            snprintf(k->quantity, sizeof k->quantity, "%s", c ? c : "");
+            out = fits ? 1 : 2;
+        } else if (rc != SQLITE_DONE) {
+            out = store_db_fail(st, rc, "listing counters");
+        }
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+        if (out != 0)
+            return out;
+    }
+    return 0;
+}
 
 static void bind_key(sqlite3_stmt *s, const struct counter_key *k)
 {
@@ -104,17 +135,17 @@ static int emit_rows(struct store *st, sqlite3_stmt *s, const struct reading_sin
 
 int store_load_readings_since(struct store *st, int64_t from_s, const struct reading_sink *sink)
 {
-    static const char *const sql[3] = {
-        NEXT_KEY_SQL,
+    static const char *const sql[2] = {
         "SELECT series, device, kind, quantity, clock, time, value, msg FROM records"
         " WHERE series = ?1 AND device = ?2 AND quantity = ?3 AND time < ?4"
         " ORDER BY time DESC LIMIT 1",
         "SELECT series, device, kind, quantity, clock, time, value, msg FROM records"
         " WHERE series = ?1 AND device = ?2 AND quantity = ?3 AND time >= ?4 ORDER BY time",
     };
-    sqlite3_stmt *s[3] = {NULL, NULL, NULL};
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < 3; i++) {
+    struct key_walk w;
+    sqlite3_stmt *s[2] = {NULL, NULL};
+    int rc = key_walk_open(st, &w);
+    for (int i = 0; rc == 0 && i < 2; i++) {
         int e = sqlite3_prepare_v2(st->db, sql[i], -1, &s[i], NULL);
         if (e != SQLITE_OK)
             rc = store_db_fail(st, e, "prepare");
@@ -122,7 +153,7 @@ int store_load_readings_since(struct store *st, int64_t from_s, const struct rea
     struct counter_key k = {"", "", ""};
     uint64_t skipped = 0;
     for (int n = 0; rc == 0 && n < KEYS_MAX; n++) {
-        int got = next_key(st, s[0], &k);
+        int got = next_key(st, &w, &k);
         if (got <= 0) {
             rc = got;
             break;
@@ -131,13 +162,14 @@ int store_load_readings_since(struct store *st, int64_t from_s, const struct rea
             skipped++;
             continue;
         }
-        for (int i = 1; rc == 0 && i < 3; i++) {
+        for (int i = 0; rc == 0 && i < 2; i++) {
             bind_key(s[i], &k);
             sqlite3_bind_int64(s[i], 4, from_s);
             rc = emit_rows(st, s[i], sink, &skipped);
         }
     }
-    for (int i = 0; i < 3; i++)
+    key_walk_close(&w);
+    for (int i = 0; i < 2; i++)
         sqlite3_finalize(s[i]);
     if (skipped)
         log_msg(LOGL_WARNING, "store", "%s: %llu stored records not understood, skipped", st->path,
@@ -149,38 +181,41 @@ int store_newest_record(struct store *st, int64_t *time_s, bool *found)
 {
     *found = false;
     *time_s = 0;
-    sqlite3_stmt *s[2] = {NULL, NULL};
-    int rc = 0;
-    int e = sqlite3_prepare_v2(st->db, NEXT_KEY_SQL, -1, &s[0], NULL);
-    if (e == SQLITE_OK)
-        e = sqlite3_prepare_v2(st->db,
-                               "SELECT MAX(time) FROM records WHERE series = ?1 AND device = ?2"
-                               " AND quantity = ?3",
-                               -1, &s[1], NULL);
-    if (e != SQLITE_OK)
-        rc = store_db_fail(st, e, "prepare");
+    struct key_walk w;
+    sqlite3_stmt *s = NULL;
+    int rc = key_walk_open(st, &w);
+    if (rc == 0) {
+        int e = sqlite3_prepare_v2(st->db,
+                                   "SELECT MAX(time) FROM records WHERE series = ?1 AND device = ?2"
+                                   " AND quantity = ?3",
+                                   -1, &s, NULL);
+        if (e != SQLITE_OK)
+            rc = store_db_fail(st, e, "prepare");
+    }
     struct counter_key k = {"", "", ""};
     for (int n = 0; rc == 0 && n < KEYS_MAX; n++) {
-        int got = next_key(st, s[0], &k);
+        int got = next_key(st, &w, &k);
         if (got <= 0) {
             rc = got;
             break;
         }
-        bind_key(s[1], &k);
-        e = sqlite3_step(s[1]);
-        if (e == SQLITE_ROW && sqlite3_column_type(s[1], 0) != SQLITE_NULL) {
-            int64_t t = sqlite3_column_int64(s[1], 0);
+        if (got == 2)
+            continue;
+        bind_key(s, &k);
+        int e = sqlite3_step(s);
+        if (e == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+            int64_t t = sqlite3_column_int64(s, 0);
             if (!*found || t > *time_s)
                 *time_s = t;
             *found = true;
         } else if (e != SQLITE_ROW && e != SQLITE_DONE) {
             rc = store_db_fail(st, e, "reading records");
         }
-        sqlite3_reset(s[1]);
-        sqlite3_clear_bindings(s[1]);
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
     }
-    sqlite3_finalize(s[0]);
-    sqlite3_finalize(s[1]);
+    key_walk_close(&w);
+    sqlite3_finalize(s);
     return rc;
 }
 
