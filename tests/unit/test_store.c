@@ -378,13 +378,17 @@ static void test_records_since(void **state)
                         .time = 1496852400 + 1800,
                         .value = -2.0};
     assert_int_equal(store_put_reading(st, &m), 0);
+    m.q = Q_ENERGY_IMPORT_LIFETIME_KWH; /* a second counter of the same device */
+    m.value = 5.0;
+    assert_int_equal(store_put_reading(st, &m), 0);
     assert_int_equal(store_commit(st), 0);
 
     struct loaded l = {0};
     struct reading_sink sink = {load_cb, &l};
     assert_int_equal(store_load_readings_since(st, 1496852400 + 900, &sink), 0);
-    /* inv-a: base 600 then 900, 1200, 1500; inv-b: its only (base) record; meter-c: 1800 */
-    assert_int_equal(l.n, 6);
+    /* inv-a: base 600 then 900, 1200, 1500; inv-b: its only (base) record; meter-c: 1800
+     * of both counters (in key order: energy_import... before energy_net...) */
+    assert_int_equal(l.n, 7);
     assert_string_equal(l.r[0].device, "inv-a");
     assert_int_equal(l.r[0].time, 1496852400 + 600);
     assert_true(l.r[0].value == 3.0);
@@ -393,7 +397,10 @@ static void test_records_since(void **state)
     assert_int_equal(l.r[4].time, 1496852400 - 86400);
     assert_string_equal(l.r[5].device, "meter-c");
     assert_int_equal(l.r[5].kind, DEVICE_NET_METER);
-    assert_true(l.r[5].value == -2.0);
+    assert_int_equal(l.r[5].q, Q_ENERGY_IMPORT_LIFETIME_KWH);
+    assert_true(l.r[5].value == 5.0);
+    assert_string_equal(l.r[6].device, "meter-c");
+    assert_true(l.r[6].value == -2.0);
 
     int64_t t = 0;
     bool found = false;
