@@ -18,7 +18,7 @@ enum store_open_flags {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 3 };
+enum { STORE_SCHEMA_VERSION = 4 };
 
 /* Open (creating it unless STORE_RDONLY) the database at path, ":memory:"
  * for a private in-memory one; migrate its schema to STORE_SCHEMA_VERSION.

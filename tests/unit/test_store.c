@@ -432,8 +432,8 @@ static int net_total_cb(void *ctx, const struct store_total *t)
     return 0;
 }
 
-/* v3 keeps the intervals' net split by sign in the totals; a v2 store gets
- * them filled when it is opened (the totals are rebuilt). */
+/* v3 keeps the intervals' net split by sign in the totals, v4 the outbox
+ * counts; a v2 store gets both filled when it is opened. */
 static void test_migrate_v3(void **state)
 {
     struct fixture *f = *state;
@@ -441,10 +441,22 @@ static void test_migrate_v3(void **state)
     assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
     assert_int_equal(store_begin(st), 0);
     const double nets[4] = {12.5, -40.0, 7.5, -0.5};
+    const char *const sinks[1] = {"pvoutput"};
     for (int i = 0; i < 4; i++) {
         struct interval_row row = mkrow("sniff", 1496852700 + i * 300, 100.0, nets[i], 0);
-        assert_int_equal(store_upsert_interval(st, &row, NULL, 0, 1), 0);
+        assert_int_equal(store_upsert_interval(st, &row, sinks, 1, 1), 0);
     }
+    /* (v4) the outbox counts follow every change of an entry's state */
+    assert_int_equal(
+        store_outbox_mark(st, "pvoutput", "sniff", 1496852700 + 300, 1, OUTBOX_DELIVERED, NULL, 2),
+        0);
+    int64_t count = -1;
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_PENDING, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_DELIVERED, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_outbox_count(st, "mqtt", OUTBOX_DELIVERED, &count), 0);
+    assert_int_equal(count, 0);
     /* a revision takes the old split away and adds the new one */
     struct interval_row again = mkrow("sniff", 1496852700, 100.0, -10.0, 0);
     assert_int_equal(store_upsert_interval(st, &again, NULL, 0, 1), 0);
@@ -461,6 +473,8 @@ static void test_migrate_v3(void **state)
     assert_int_equal(sqlite3_exec(db,
                                   "ALTER TABLE totals DROP COLUMN dimport_dwh;"
                                   "ALTER TABLE totals DROP COLUMN dexport_dwh;"
+                                  "DROP TRIGGER outbox_counts_ins; DROP TRIGGER outbox_counts_del;"
+                                  "DROP TRIGGER outbox_counts_upd; DROP TABLE outbox_counts;"
                                   "PRAGMA user_version = 2;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
@@ -471,6 +485,12 @@ static void test_migrate_v3(void **state)
     assert_float_equal(t.net_import_wh, 7.5, 1e-9);
     assert_float_equal(t.net_export_wh, 50.5, 1e-9);
     assert_int_equal(t.intervals, 4);
+    /* v4 counted the entries the outbox held */
+    int64_t n = -1;
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_PENDING, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_DELIVERED, &n), 0);
+    assert_int_equal(n, 1);
     store_close(st);
 }
 
