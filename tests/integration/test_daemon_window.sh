@@ -2,7 +2,8 @@
 # The daemon's engine holds a 7-day window: over four weeks with a 9-day outage whose backlog
 # arrives older than the window, the intervals equal the simulator's truth and a full replay,
 # the engine stays bounded (status.json "engine"), a restart changes nothing, and a late
-# rebuild noted in the store but not done (a kill between the two commits) is done at start.
+# rebuild noted in the store but not done (a kill between the two commits) is done at start, and
+# a changed site kind recomputes everything and leaves the engine bounded again.
 source "$(dirname "$0")/lib.sh"
 SIM=${PVTAP_SIM:?}/pvsim_capture
 [ -x "$SIM" ] || { echo "no simulator at $SIM"; exit 1; }
@@ -61,4 +62,14 @@ expect_rc 0 "a start with a rebuild noted" -- "$PVTAP" run -c "$TMP/empty.conf" 
 cmp -s "$TMP/late.csv" "$TMP/late3.csv" && ok "the noted span was recomputed at start" || not_ok "the damaged interval stayed"
 [ -z "$(sqlite3 "$TMP/late.db" "select value from meta where key = 'late_rebuild_from'")" ] &&
     ok "the note is cleared with the recomputed rows" || not_ok "the note stayed"
+
+# Another site kind recomputes every interval from all the records; then the engine holds
+# the window again.
+printf 'site = { timezone = "America/Los_Angeles"; production = "meter"; };\n' >"$TMP/meter.conf"
+expect_rc 0 "a start with production = meter" -- "$PVTAP" run -c "$TMP/meter.conf" --db "$TMP/late.db" --until-idle --no-drop --runtime-dir "$TMP/rt"
+expect_grep "$TMP/err" "recomputing as net/meter" "every interval recomputed as net/meter"
+"$PVTAP" intervals --db "$TMP/late.db" --format csv >"$TMP/meter.csv"
+cmp -s "$TMP/late.csv" "$TMP/meter.csv" && not_ok "the intervals did not change" || ok "the intervals changed"
+rows=$(engine rows)
+[ "$rows" -le "$max_rows" ] && ok "bounded again after recomputing everything ($rows rows)" || not_ok "engine holds $rows rows after the kind change"
 finish
