@@ -1,5 +1,4 @@
-/* The `pvtap status --format json` document (status.json + the store's durable state), shared by
- * the CLI and /api/status. */
+/* The `pvtap status --format json` document (status.json + the store's durable state), shared by the CLI and /api/status. */
 #include "cli/status_build.h"
 
 #include <errno.h>
@@ -66,8 +65,8 @@ static int series_cb(void *ctx, const char *series)
     return 0;
 }
 
-static cJSON *durable_state(const char *db_path, const char *const *outbox_sinks, size_t n_outbox,
-                            char *err, size_t err_size)
+static cJSON *durable_state(const char *db_path, const char *const *outbox_sinks,
+                            size_t n_outbox, char *err, size_t err_size)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "path", db_path);
@@ -102,8 +101,8 @@ static cJSON *durable_state(const char *db_path, const char *const *outbox_sinks
     return o;
 }
 
-cJSON *status_build(const char *status_path, const char *db_path, const char *const *outbox_sinks,
-                    size_t n_outbox, char *err, size_t err_size)
+cJSON *status_build(const char *status_path, const char *db_path,
+                    const char *const *outbox_sinks, size_t n_outbox, char *err, size_t err_size)
 {
     err[0] = '\0';
     cJSON *root = cJSON_CreateObject();

@@ -90,9 +90,9 @@ struct daemon {
     size_t n_configs, cap_configs;
     bool configs_unused;              /* a reload may have left one unused */
     struct pvtap_config *restart_cfg; /* a reload that must restart everything */
-    struct engine_params ep;          /* the engine's, with the site's interpretation */
-    struct site_kind kind;            /* in force, and where it came from */
-    bool kind_changed;                /* a pvs-api source reported another kind: rebuild */
+    struct engine_params ep; /* the engine's, with the site's interpretation */
+    struct site_kind kind;   /* in force, and where it came from */
+    bool kind_changed;       /* a pvs-api source reported another kind: rebuild */
     const struct daemon_options *opt;
     struct tz *tz;
     struct engine *engine;

@@ -1,5 +1,4 @@
-/* The web sink's endpoints without a socket: request in, response out (page, JSON/CSV API,
- * /metrics, live snapshot). */
+/* The web sink's endpoints without a socket: request in, response out (page, JSON/CSV API, /metrics, live snapshot). */
 #ifndef PVTAP_SINKS_WEB_API_H
 #define PVTAP_SINKS_WEB_API_H
 
@@ -23,9 +22,9 @@ struct web_live {
     struct web_live_dev {
         char series[32];
         char device[32];
-        int kind; /* enum device_kind */
+        int kind;          /* enum device_kind */
         double power_W;
-        int64_t power_time;  /* UTC of the power reading; 0: none yet */
+        int64_t power_time; /* UTC of the power reading; 0: none yet */
         int64_t last_record; /* time of the last record counted */
     } dev[WEB_LIVE_DEVICES];
     size_t n_counts;
@@ -57,14 +56,14 @@ size_t web_live_power(struct web_live *l, struct web_power *out, size_t max);
 /* What the handlers read; everything borrowed, used from one thread only
  * (the web server's), except live which locks. */
 struct web_api {
-    struct store *st;           /* read-only connection of the web thread */
-    struct store_devices *devs; /* idem, for per-inverter energy; may be NULL */
-    const struct tz *tz;        /* site time; NULL: UTC */
+    struct store *st;            /* read-only connection of the web thread */
+    struct store_devices *devs;  /* idem, for per-inverter energy; may be NULL */
+    const struct tz *tz;         /* site time; NULL: UTC */
     int64_t (*now_s)(void);
-    const char *status_path; /* the daemon's status.json */
+    const char *status_path;     /* the daemon's status.json */
     const char *store_path;
     const char *site_name;
-    struct web_live *live; /* may be NULL */
+    struct web_live *live;       /* may be NULL */
 };
 
 /* The request as the server saw it. arg() returns a query argument's value

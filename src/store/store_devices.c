@@ -1,5 +1,4 @@
-/* Per-inverter energy per interval, from the records table, over a read-only connection of its own.
- */
+/* Per-inverter energy per interval, from the records table, over a read-only connection of its own. */
 #include "store/store_devices.h"
 
 #include <sqlite3.h>
@@ -113,8 +112,8 @@ static void attribute(struct acc *a, int64_t t0, double kwh0, int64_t t1, double
     }
 }
 
-int store_device_energy(struct store_devices *sd, const char *series, int64_t from_s, int64_t to_s,
-                        store_device_cb cb, void *ctx)
+int store_device_energy(struct store_devices *sd, const char *series, int64_t from_s,
+                        int64_t to_s, store_device_cb cb, void *ctx)
 {
     /* Interval ends on the grid: [from, to) of interval_end; a record at
      * time t belongs to interval_end(t). */

@@ -1,5 +1,4 @@
-/* Unit tests of the SQLite store: schema, upsert and revisions, DST-correct totals, outbox, errors.
- */
+/* Unit tests of the SQLite store: schema, upsert and revisions, DST-correct totals, outbox, errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,8 +158,9 @@ static void test_upsert_revision_outbox(void **state)
     /* a sink that delivered revision 1 cannot mark revision 2 done */
     assert_int_equal(store_outbox_mark(st, "mqtt", "sniff", T, 1, OUTBOX_DELIVERED, NULL, 500),
                      PVTAP_ENOTFOUND);
-    assert_int_equal(
-        store_outbox_mark(st, "mqtt", "sniff", T, 2, OUTBOX_UNDELIVERABLE, "too old", 500), 0);
+    assert_int_equal(store_outbox_mark(st, "mqtt", "sniff", T, 2, OUTBOX_UNDELIVERABLE, "too old",
+                                       500),
+                     0);
     assert_int_equal(store_outbox_count(st, "mqtt", OUTBOX_UNDELIVERABLE, &n), 0);
     assert_int_equal(n, 1);
 
@@ -226,8 +226,9 @@ static void test_totals_dst(void **state)
     assert_int_equal(store_commit(st), 0);
 
     struct totals_seen s = {0};
-    assert_int_equal(
-        store_query_totals(st, "sniff", STORE_DAY, "2017-11-04", "2017-11-07", totals_cb, &s), 0);
+    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-11-04", "2017-11-07",
+                                        totals_cb, &s),
+                     0);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.period[0], "2017-11-04");
     /* the interval ending at local 00:00 starts its day: 288 each, 300 on the long day */
@@ -239,8 +240,9 @@ static void test_totals_dst(void **state)
     assert_false(s.has[0] & IHAS_NET);
 
     memset(&s, 0, sizeof s);
-    assert_int_equal(
-        store_query_totals(st, "sniff", STORE_DAY, "2017-03-11", "2017-03-14", totals_cb, &s), 0);
+    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-03-11", "2017-03-14",
+                                        totals_cb, &s),
+                     0);
     assert_int_equal(s.n, 3);
     assert_int_equal(s.intervals[1], 276); /* 23 hours */
 
@@ -256,20 +258,22 @@ static void test_totals_dst(void **state)
     assert_true(fabs(s.prod[0] - (288 * 4 + 276 + 300) * 1.0) < 1e-9);
 
     /* a revision moves the totals */
-    struct interval_row r =
-        mkrow("sniff", tz_from_local(f->la, 2017, 11, 5, 1, 30, 0), 11.0, NAN, 0);
+    struct interval_row r = mkrow("sniff", tz_from_local(f->la, 2017, 11, 5, 1, 30, 0), 11.0, NAN,
+                                  0);
     assert_int_equal(store_upsert_interval(st, &r, NULL, 0, 2), 0);
     memset(&s, 0, sizeof s);
-    assert_int_equal(
-        store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06", totals_cb, &s), 0);
+    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06",
+                                        totals_cb, &s),
+                     0);
     assert_true(fabs(s.prod[0] - 310.0) < 1e-9);
     store_close(st);
 
     /* another site zone: the totals are rebuilt in it */
     assert_int_equal(store_open(f->path, NULL, 0, &st), 0);
     memset(&s, 0, sizeof s);
-    assert_int_equal(
-        store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06", totals_cb, &s), 0);
+    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, "2017-11-05", "2017-11-06",
+                                        totals_cb, &s),
+                     0);
     assert_int_equal(s.intervals[0], 288);
     store_close(st);
 }
@@ -296,15 +300,9 @@ static void test_records(void **state)
     struct fixture *f = *state;
     struct store *st;
     assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
-    struct reading r = {.source = "sniff",
-                        .series = "sniff",
-                        .device = "414051708000326",
-                        .kind = DEVICE_INVERTER,
-                        .time = 1496852400,
-                        .clock = CLOCK_RECORD,
-                        .msg = 130,
-                        .q = Q_ENERGY_LIFETIME_KWH,
-                        .value = 2.6042};
+    struct reading r = {.source = "sniff", .series = "sniff", .device = "414051708000326",
+                        .kind = DEVICE_INVERTER, .time = 1496852400, .clock = CLOCK_RECORD,
+                        .msg = 130, .q = Q_ENERGY_LIFETIME_KWH, .value = 2.6042};
     assert_int_equal(store_begin(st), 0);
     assert_int_equal(store_put_reading(st, &r), 0);
     r.value = 2.6; /* a conflicting repeat: the larger stays */
@@ -314,14 +312,9 @@ static void test_records(void **state)
     assert_int_equal(store_put_reading(st, &r), 0);
     r.q = Q_POWER_W; /* live values are not stored */
     assert_int_equal(store_put_reading(st, &r), 0);
-    struct reading p = {.source = "wattnode",
-                        .series = "poll",
-                        .device = "wattnode@1",
-                        .kind = DEVICE_NET_METER,
-                        .time = 1496852410,
-                        .clock = CLOCK_POLL,
-                        .q = Q_ENERGY_NET_LIFETIME_KWH,
-                        .value = -3.5};
+    struct reading p = {.source = "wattnode", .series = "poll", .device = "wattnode@1",
+                        .kind = DEVICE_NET_METER, .time = 1496852410, .clock = CLOCK_POLL,
+                        .q = Q_ENERGY_NET_LIFETIME_KWH, .value = -3.5};
     assert_int_equal(store_put_reading(st, &p), 0);
     p.value = NAN;
     assert_int_equal(store_put_reading(st, &p), PVTAP_EINVAL);
@@ -517,12 +510,8 @@ static void test_errors(void **state)
     assert_int_equal(store_open(f->path, NULL, STORE_RDONLY, &st), 0);
     struct interval_row r = mkrow("sniff", 1496852400, 1.0, NAN, 0);
     assert_int_equal(store_upsert_interval(st, &r, NULL, 0, 1), PVTAP_EIO);
-    struct reading rd = {.series = "sniff",
-                         .device = "x",
-                         .kind = DEVICE_INVERTER,
-                         .q = Q_ENERGY_LIFETIME_KWH,
-                         .clock = CLOCK_RECORD,
-                         .value = 1.0};
+    struct reading rd = {.series = "sniff", .device = "x", .kind = DEVICE_INVERTER,
+                         .q = Q_ENERGY_LIFETIME_KWH, .clock = CLOCK_RECORD, .value = 1.0};
     assert_int_equal(store_put_reading(st, &rd), PVTAP_EIO);
     store_close(st);
 }
