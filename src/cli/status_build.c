@@ -46,23 +46,17 @@ struct newest_ctx {
     struct store *st;
 };
 
-static int newest_cb(void *ctx, const struct store_interval *iv)
-{
-    int64_t *t = ctx;
-    *t = iv->row.interval_end;
-    return 0;
-}
-
 static int series_cb(void *ctx, const char *series)
 {
     struct newest_ctx *c = ctx;
     int64_t newest = 0;
-    /* The last day is enough to find the newest row quickly. */
-    store_query_intervals(c->st, series, 0, INT64_MAX, newest_cb, &newest);
+    bool found = false;
+    /* one seek, whatever the years of intervals behind it */
+    store_newest_interval(c->st, series, &newest, &found);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "series", series);
     char iso[32];
-    if (newest) {
+    if (found) {
         time_format_iso_utc(newest, iso, sizeof iso);
         cJSON_AddStringToObject(o, "newest_interval", iso);
     } else

@@ -21,6 +21,11 @@
 
 static const char *const MOD = "daemon";
 
+/* meta key: the oldest late reading committed whose intervals are not
+ * recomputed yet ("" or absent: none). It commits with the records, so a
+ * kill between the two commits cannot leave stale intervals behind. */
+static const char LATE_KEY[] = "late_rebuild_from";
+
 enum {
     FLUSH_DEFAULT_MS = 2000,
     PENDING_FLUSH_NOW = 20000,      /* readings: commit at once past this */
@@ -117,11 +122,24 @@ void daemon_take_reading(struct daemon *d, const struct reading *r)
                  (long long)r->time);
         return;
     }
-    int rc = engine_add(d->engine, r);
-    if (rc < 0) {
-        log_msg(LOGL_DEBUG, MOD, "reading of %s at %lld not used: %s", r->device,
-                (long long)r->time, pvtap_strerror(rc));
-        return;
+    /* Older than the engine's window: stored, and its intervals are
+     * recomputed from the store's records after the commit (rebuild_late);
+     * unless the store has it already (a body sent twice, a re-read
+     * capture): then nothing can change. */
+    if (daemon_reading_late(d, r)) {
+        bool known = false;
+        if (store_reading_known(d->store, r, &known) == 0 && known)
+            return;
+        daemon_late_note(d, r);
+    } else {
+        int rc = engine_add(d->engine, r);
+        if (rc < 0) {
+            log_msg(LOGL_DEBUG, MOD, "reading of %s at %lld not used: %s", r->device,
+                    (long long)r->time, pvtap_strerror(rc));
+            return;
+        }
+        if (r->time > d->newest_data_s)
+            d->newest_data_s = r->time;
     }
     /* Only polls near a boundary can ever give it a value: the others feed
      * the engine but are not written to the SD card. */
@@ -197,7 +215,7 @@ static struct interval_row current_row(struct daemon *d, const struct dirty_key 
  * nothing is lost: the readings and the changed keys stay queued and the
  * next flush tries again (a full or read-only disk is said once, and once
  * when it recovers). */
-static int flush(struct daemon *d)
+static int commit_batch(struct daemon *d)
 {
     const struct interval_row *rows;
     size_t n_rows;
@@ -222,6 +240,12 @@ static int flush(struct daemon *d)
         struct interval_row row = current_row(d, &d->dirty[i]);
         rc = store_upsert_interval(d->store, &row, d->outbox_sinks, d->n_outbox_sinks, now);
     }
+    if (rc == 0 && (d->late_waiting || d->late_clear)) {
+        char from[24] = "";
+        if (d->late_waiting)
+            snprintf(from, sizeof from, "%lld", (long long)d->late_from_s);
+        rc = store_meta_set(d->store, LATE_KEY, from);
+    }
     if (rc == 0)
         rc = store_commit(d->store);
     store_set_quiet(d->store, false);
@@ -238,6 +262,7 @@ static int flush(struct daemon *d)
                  d->n_dirty);
         return rc;
     }
+    d->late_clear = false;
     daemon_store_backoff(d, false);
     if (complain_clear(&d->store_complaint, MOD, "the store %s is writable again", d->store_path))
         d->next_health_ms = 0;
@@ -259,6 +284,48 @@ static int flush(struct daemon *d)
 static void engine_feed(void *ctx, const struct reading *r)
 {
     engine_add(ctx, r);
+}
+
+static int add_stored_rows(struct daemon *d, int64_t from_s);
+
+/* Readings older than the engine's window were committed: recompute every
+ * interval they can change from the store's records (the span from them
+ * to now, not the history), so the store ends as a full replay would leave
+ * it. The rebuilt engine holds that span until the next commit bounds it
+ * again. */
+static int rebuild_late(struct daemon *d)
+{
+    int64_t from = interval_end(d->late_from_s - d->max_poll_gap_s) - ENGINE_REACH_S;
+    if (from < INTERVAL_S)
+        from = INTERVAL_S;
+    struct engine *e;
+    int rc = daemon_engine_since(d, from, &e);
+    if (rc < 0)
+        return rc;
+    engine_free(d->engine);
+    d->engine = e;
+    d->horizon_s = from;
+    d->accept_from_s = from; /* the span is whole: nothing in it is late now */
+    log_msg(LOGL_NOTICE, MOD,
+            "%llu readings older than the engine's window: intervals from %lld recomputed from "
+            "the store's records",
+            (unsigned long long)d->late_readings, (long long)from);
+    d->late_waiting = false;
+    d->late_clear = true; /* with the recomputed rows */
+    d->late_rebuilds++;
+    rc = add_stored_rows(d, from);
+    return rc < 0 ? rc : commit_batch(d);
+}
+
+/* Commit; then fold late readings in, and bound the engine again. */
+static int flush(struct daemon *d)
+{
+    int rc = commit_batch(d);
+    if (rc == 0 && d->late_waiting && d->n_pending == 0)
+        rc = rebuild_late(d);
+    if (rc == 0 && d->n_dirty == 0)
+        daemon_window_advance(d);
+    return rc;
 }
 
 /* meta key: the interpretation the store's intervals were computed with;
@@ -291,22 +358,30 @@ static int rewrite_cb(void *ctx, const struct store_interval *iv)
     return 0;
 }
 
-/* Every interval as the engine now reads the records: its rows, and the
- * store's rows it no longer has (deleted); then the kind is remembered. */
-static int rewrite_intervals(struct daemon *d)
+/* Every interval from from_s on as the engine now reads the records
+ * queued for writing: its rows, and the store's rows it no longer has
+ * (deleted at the commit). */
+static int add_stored_rows(struct daemon *d, int64_t from_s)
 {
     for (size_t i = 0; i < engine_series_count(d->engine); i++) {
         const struct interval_row *rows;
         size_t n;
         engine_rows(d->engine, engine_series_name(d->engine, i), &rows, &n);
         for (size_t j = 0; j < n; j++)
-            if (add_dirty(d, rows[j].series, rows[j].interval_end) < 0)
+            if (rows[j].interval_end >= from_s &&
+                add_dirty(d, rows[j].series, rows[j].interval_end) < 0)
                 return PVTAP_ENOMEM;
     }
     struct rewrite_ctx c = {d, 0};
-    int rc = store_query_intervals(d->store, NULL, INT64_MIN, INT64_MAX, rewrite_cb, &c);
-    if (rc == 0)
-        rc = c.rc;
+    int rc = store_query_intervals(d->store, NULL, from_s, INT64_MAX, rewrite_cb, &c);
+    return rc == 0 ? c.rc : rc;
+}
+
+/* Every interval as the engine now reads the records (it holds them all);
+ * then the kind is remembered. */
+static int rewrite_intervals(struct daemon *d)
+{
+    int rc = add_stored_rows(d, INT64_MIN);
     if (rc == 0)
         rc = flush(d);
     char kind[32];
@@ -316,8 +391,24 @@ static int rewrite_intervals(struct daemon *d)
     return rc;
 }
 
+/* After recomputing everything (the engine then holds all history):
+ * replace it by a fresh one holding the window, which frees the rest. */
+static int rebound_engine(struct daemon *d)
+{
+    if (d->n_dirty || d->n_pending)
+        return 0; /* the store fails: the next start bounds it */
+    struct engine *e;
+    int rc = daemon_window_engine(d, &e);
+    if (rc < 0)
+        return rc;
+    engine_free(d->engine);
+    d->engine = e;
+    return 0;
+}
+
 /* The kind in force changed: commit what is pending, then recompute every
- * interval from the store's raw records (as at start) and rewrite them. */
+ * interval from the store's raw records (all of them: this is rare) and
+ * rewrite them; then hold only the window again. */
 static int rebuild_engine(struct daemon *d)
 {
     int rc = flush(d);
@@ -342,7 +433,8 @@ static int rebuild_engine(struct daemon *d)
     d->engine = e;
     d->ep = ep;
     d->kind_changed = false;
-    return rewrite_intervals(d);
+    rc = rewrite_intervals(d);
+    return rc < 0 ? rc : rebound_engine(d);
 }
 
 /* ---- sinks -------------------------------------------------------------- */
@@ -659,40 +751,59 @@ static int open_store(struct daemon *d)
     return store_open(d->store_path, d->tz, 0, &d->store);
 }
 
-/* The engine needs each device's last values as bases: replay what the
- * store holds (the durable point) into it, read as the site's kind says. */
+/* The engine needs each device's last values as bases: feed it what the
+ * store holds (the durable point) for its window, read as the site's kind
+ * says; all of it when the stored intervals were computed as another kind. */
 static int load_engine(struct daemon *d)
 {
     int rc = site_kind_resolve(&d->cfg->env.site, d->store, &d->kind);
     if (rc < 0)
         return rc;
     site_kind_engine_params(&d->kind, &d->ep);
-    engine_free(d->engine);
-    d->engine = engine_new(&d->ep);
-    if (!d->engine)
-        return PVTAP_ENOMEM;
     log_msg(LOGL_INFO, MOD, "consumption meter read as %s (%s), production: %s",
             site_kind_consumption_name(d->kind.consumption_meter), d->kind.origin,
             site_kind_production_name(d->kind.production));
-    struct reading_sink s = {engine_feed, d->engine};
-    rc = store_load_readings(d->store, NULL, &s);
-    if (rc < 0)
-        return rc;
-    const struct interval_row *rows;
-    size_t n;
-    /* What the store already has is not new: take it out of "changed". */
-    rc = engine_collect(d->engine, &rows, &n);
     char have[32], want[32];
     bool found = false;
-    if (rc == 0)
-        rc = store_meta_get(d->store, INTERVALS_KIND_KEY, have, sizeof have, &found);
+    rc = store_meta_get(d->store, INTERVALS_KIND_KEY, have, sizeof have, &found);
     if (rc < 0)
         return rc;
     if (!found)
         snprintf(have, sizeof have, "net/inverters");
     kind_text(&d->ep, want, sizeof want);
-    if (strcmp(have, want) == 0)
-        return 0;
+    engine_free(d->engine);
+    d->engine = NULL;
+    /* What the store already has is not new: the loads take it out of
+     * "changed" (engine_collect). */
+    if (strcmp(have, want) == 0) {
+        rc = daemon_window_engine(d, &d->engine);
+        /* late readings committed by a run that stopped before their
+         * intervals were recomputed */
+        if (rc == 0)
+            rc = store_meta_get(d->store, LATE_KEY, have, sizeof have, &found);
+        if (rc == 0 && found && have[0]) {
+            d->late_waiting = true;
+            d->late_from_s = strtoll(have, NULL, 10);
+            if ((rc = flush(d)) < 0)
+                log_msg(LOGL_WARNING, MOD, "recomputing late intervals: %s", pvtap_strerror(rc));
+            rc = 0;
+        }
+        return rc;
+    }
+    rc = daemon_window_engine(d, &d->engine); /* horizon and newest data */
+    engine_free(d->engine);
+    d->engine = NULL;
+    if (rc == 0)
+        rc = daemon_engine_since(d, 0, &d->engine);
+    if (rc < 0)
+        return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < engine_series_count(d->engine); i++) {
+        const struct interval_row *rows;
+        size_t k;
+        engine_rows(d->engine, engine_series_name(d->engine, i), &rows, &k);
+        n += k;
+    }
     /* the configuration (or what the supervisor said) changed since the
      * intervals were computed: recompute them all from the records */
     if (n > 0 || found)
@@ -702,6 +813,8 @@ static int load_engine(struct daemon *d)
      * and the next start recomputes again */
     if ((rc = rewrite_intervals(d)) < 0)
         log_msg(LOGL_WARNING, MOD, "recomputing the intervals: %s", pvtap_strerror(rc));
+    else if ((rc = rebound_engine(d)) < 0)
+        return rc;
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "sources/source.h"
 #include "store/site_kind.h"
 #include "util/log.h"
+#include "util/timeutil.h"
 
 enum src_state {
     SRC_CLOSED, /* not open: opens at next_open_ms */
@@ -95,6 +96,16 @@ struct daemon {
     const struct daemon_options *opt;
     struct tz *tz;
     struct engine *engine;
+    /* The engine holds a window (engine_window.c): intervals from horizon_s
+     * on; a counter reading before accept_from_s is "late" and is folded
+     * in by a bounded rebuild from the store's records instead. */
+    int64_t horizon_s;     /* 0: not bounded yet (an empty store) */
+    int64_t accept_from_s; /* horizon_s + how far back a new point reaches */
+    int64_t newest_data_s; /* newest counter time taken (at most a day ahead of the clock) */
+    bool late_waiting;     /* late readings committed or pending, not yet rebuilt */
+    bool late_clear;       /* rebuilt: the next commit clears the store's note */
+    int64_t late_from_s;   /* the oldest of them */
+    uint64_t late_readings, late_rebuilds;
     struct store *store;
     char store_path[1024];
     struct reading_queue queue;
@@ -184,6 +195,37 @@ enum reload_result daemon_reload(struct daemon *d);
 /* Free loaded configurations nothing runs from (all: every one). Only when
  * no uncommitted reading may point into them. */
 void daemon_configs_release(struct daemon *d, bool all);
+
+/* engine_window.c: how much history the engine holds. A week: the PV
+ * Supervisor re-sends what it could not upload when its link returns, and
+ * outages of hours to a few days are the common ones; those backlogs land
+ * inside the window and cost nothing extra. The engine then holds about
+ * 7 x 288 points per counter and 2016 rows per series (a few MB for a
+ * 20-inverter site) whatever the years of history in the store. Anything
+ * older is still right: it is recomputed from the store's records. */
+enum { ENGINE_WINDOW_S = 7 * 86400 };
+/* A new point changes at most the 12 intervals before its own (an even
+ * split) and its own: a reading is taken by the engine only when all of
+ * them are inside its window. */
+enum { ENGINE_REACH_S = 13 * INTERVAL_S };
+/* The horizon the engine should have now: the newest data less the
+ * window, on the interval grid; 0 when nothing is known yet. */
+int64_t daemon_window_target(const struct daemon *d);
+/* A fresh engine holding the window ending at the store's newest record
+ * (each counter's base before it and its records from it), bounded at its
+ * horizon; sets horizon_s, accept_from_s and newest_data_s. */
+int daemon_window_engine(struct daemon *d, struct engine **out);
+/* A fresh engine whose rows from from_s on are exact: the store's records
+ * from far enough before (store_load_readings_since), then bounded there. */
+int daemon_engine_since(struct daemon *d, int64_t from_s, struct engine **out);
+/* After a successful commit (nothing dirty): move the horizon up to the
+ * window's target and let the engine forget what lies before it. */
+void daemon_window_advance(struct daemon *d);
+/* Is this counter reading before what the engine may take? */
+bool daemon_reading_late(struct daemon *d, const struct reading *r);
+/* A late reading to be stored: its intervals are recomputed after the
+ * commit (counted, and said once per rebuild). */
+void daemon_late_note(struct daemon *d, const struct reading *r);
 
 /* daemon.c: the loop's reading sink (counter readings to the engine). */
 void daemon_take_reading(struct daemon *d, const struct reading *r);

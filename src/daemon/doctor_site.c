@@ -180,10 +180,13 @@ int doctor_site_days(struct store *st, struct doctor_site_day *out, size_t max)
 {
     struct gather g = {.days = out, .max = max, .newest = INT64_MIN};
     struct reading_sink sink = {on_record, &g};
-    int rc = store_load_readings(st, NULL, &sink);
-    if (rc < 0 || g.newest == INT64_MIN)
+    /* the newest record and the last day's records by key seeks: not two
+     * passes over years of records */
+    bool found = false;
+    int rc = store_newest_record(st, &g.newest, &found);
+    if (rc < 0 || !found)
         return rc;
     g.second = true;
-    rc = store_load_readings(st, NULL, &sink);
+    rc = store_load_readings_since(st, g.newest - (int64_t)DOCTOR_DAY_SLOTS * INTERVAL_S, &sink);
     return rc < 0 ? rc : (int)g.n;
 }

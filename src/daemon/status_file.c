@@ -103,6 +103,19 @@ static cJSON *build(struct daemon *d)
     cJSON_AddNumberToObject(st, "intervals_written", (double)d->rows_written);
     add_time(st, "last_commit", d->last_commit_s);
     cJSON_AddNumberToObject(st, "recreated", (double)d->store_recreations);
+    /* what the engine holds: bounded by its window, whatever the history */
+    if (d->engine) {
+        struct engine_stats es;
+        engine_get_stats(d->engine, &es);
+        cJSON *eo = cJSON_AddObjectToObject(root, "engine");
+        cJSON_AddNumberToObject(eo, "keys", (double)es.keys);
+        cJSON_AddNumberToObject(eo, "points", (double)es.points);
+        cJSON_AddNumberToObject(eo, "samples", (double)es.samples);
+        cJSON_AddNumberToObject(eo, "rows", (double)es.rows);
+        add_time(eo, "horizon", d->horizon_s);
+        cJSON_AddNumberToObject(eo, "late_readings", (double)d->late_readings);
+        cJSON_AddNumberToObject(eo, "late_rebuilds", (double)d->late_rebuilds);
+    }
     /* how the meters are read, and meters that measure nothing */
     cJSON *site = cJSON_AddObjectToObject(root, "site");
     cJSON_AddStringToObject(site, "consumption_meter",

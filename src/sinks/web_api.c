@@ -316,14 +316,6 @@ int web_period_arg(const char *s, size_t len, const struct tz *tz, int64_t now_s
     return 0;
 }
 
-/* A period prefix -> the UTC instant its first local day starts. */
-static int64_t period_start_utc(const struct tz *tz, const char *p)
-{
-    size_t n = strlen(p);
-    int y = atoi(p), m = n >= 7 ? atoi(p + 5) : 1, d = n >= 10 ? atoi(p + 8) : 1;
-    return tz_from_local(tz, y, m, d, 0, 0, 0);
-}
-
 static bool series_arg(const struct web_request *req, const char *key, const char **out,
                        const char **bad)
 {
@@ -421,81 +413,22 @@ struct day_range {
     const char *from, *to;
 };
 
-struct derive_ctx {
-    struct total_row *rows;
-    size_t n;
-    size_t plen;
-    const struct tz *tz;
-};
-
-/* An interval's net energy as import (positive) or export (negative), into
- * its local period's row: the rows are sorted by period. */
-static int derive_one(void *ctx, const struct store_interval *iv)
+/* Import and export of rows [first, n): the meter's counters when the
+ * totals have them, else the intervals' net split by its sign, which the
+ * store keeps in the totals (schema v3). */
+static void import_export(struct totals *ts, size_t first)
 {
-    struct derive_ctx *d = ctx;
-    if (!(iv->row.has & IHAS_NET))
-        return 0;
-    int ymd = tz_local_date(d->tz, iv->row.interval_end);
-    char p[11];
-    snprintf(p, sizeof p, "%04d-%02d-%02d", ymd / 10000, ymd / 100 % 100, ymd % 100);
-    p[d->plen] = '\0';
-    size_t lo = 0, hi = d->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(d->rows[mid].period, p);
-        if (c == 0) {
-            if (d->rows[mid].t.has & IHAS_IMPORT)
-                return 0; /* metered: the counters' totals are used */
-            if (iv->row.net_wh > 0)
-                d->rows[mid].import_wh += iv->row.net_wh;
-            else
-                d->rows[mid].export_wh -= iv->row.net_wh;
-            return 0;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return 0;
-}
-
-/* Import and export of one series' rows [first, n): the meter's counters
- * when the totals have them, else summed from each interval's net. */
-static int derive_import_export(struct web_api *api, struct totals *ts, size_t first, size_t plen,
-                                const struct day_range *range)
-{
-    bool need = false;
-    for (size_t i = first; i < ts->n; i++)
-        if ((ts->v[i].t.has & IHAS_NET) && !(ts->v[i].t.has & IHAS_IMPORT))
-            need = true;
-    struct derive_ctx d = {ts->v + first, ts->n - first, plen, api->tz};
-    int rc = 0;
-    if (need) {
-        /* from the first period's start to past the last one's end: an
-         * interval of a period that has no row is skipped by the lookup */
-        static const int64_t span_s[3] = {2 * 86400, 33 * 86400, 368 * 86400};
-        int64_t from = period_start_utc(api->tz, d.rows[0].period);
-        int64_t to = period_start_utc(api->tz, d.rows[d.n - 1].period) + span_s[plen == 10  ? 0
-                                                                                : plen == 7 ? 1
-                                                                                            : 2];
-        /* only the intervals of the asked days count */
-        if (range && range->from && period_start_utc(api->tz, range->from) > from)
-            from = period_start_utc(api->tz, range->from);
-        if (range && range->to && period_start_utc(api->tz, range->to) < to)
-            to = period_start_utc(api->tz, range->to);
-        rc = store_query_intervals(api->st, ts->series, from, to, derive_one, &d);
-    }
-    for (size_t i = 0; i < d.n; i++) {
-        struct total_row *r = &d.rows[i];
+    for (size_t i = first; i < ts->n; i++) {
+        struct total_row *r = &ts->v[i];
         if (r->t.has & IHAS_IMPORT) {
             r->import_wh = r->t.import_wh;
             r->export_wh = r->t.has & IHAS_EXPORT ? r->t.export_wh : 0;
         } else if (r->t.has & IHAS_NET) {
+            r->import_wh = r->t.net_import_wh;
+            r->export_wh = r->t.net_export_wh;
             r->derived = true;
         }
     }
-    return rc;
 }
 
 struct series_list {
@@ -556,13 +489,10 @@ static void api_totals(struct web_api *api, const struct web_request *req,
     if (!series_arg(req, "source", &series, &bad))
         return set_error(resp, 400, bad);
     enum store_period kind = STORE_DAY;
-    size_t plen = 10;
     if (period && strcmp(period, "month") == 0) {
         kind = STORE_MONTH;
-        plen = 7;
     } else if (period && strcmp(period, "year") == 0) {
         kind = STORE_YEAR;
-        plen = 4;
     } else if (period && strcmp(period, "day") != 0) {
         return set_error(resp, 400, "period: day, month or year");
     }
@@ -585,8 +515,8 @@ static void api_totals(struct web_api *api, const struct web_request *req,
         rc = f || t ? store_query_totals_of_days(api->st, sl.v[i], kind, range.from, range.to,
                                                  add_total, &ts)
                     : store_query_totals(api->st, sl.v[i], kind, NULL, NULL, add_total, &ts);
-        if (rc == 0 && ts.n > first)
-            rc = derive_import_export(api, &ts, first, plen, &range);
+        if (rc == 0)
+            import_export(&ts, first);
     }
     free(sl.v);
     if (rc != 0) {
@@ -938,8 +868,8 @@ static void help(FILE *f, const char *name, const char *type, const char *text)
 
 struct energy_sum {
     double wh[5];
+    double net_import_wh, net_export_wh;
     unsigned has;
-    double key[3];
 };
 
 static int sum_years(void *ctx, const struct store_total *t)
@@ -949,57 +879,10 @@ static int sum_years(void *ctx, const struct store_total *t)
                          t->export_wh};
     for (int i = 0; i < 5; i++)
         s->wh[i] += v[i];
+    s->net_import_wh += t->net_import_wh;
+    s->net_export_wh += t->net_export_wh;
     s->has |= t->has;
-    s->key[0] += (double)t->intervals;
-    s->key[1] += t->net_wh;
-    s->key[2] += t->production_wh;
     return 0;
-}
-
-struct derive_sum {
-    double imp, exp;
-};
-
-static int derive_sum_cb(void *ctx, const struct store_interval *iv)
-{
-    struct derive_sum *d = ctx;
-    if (iv->row.has & IHAS_NET) {
-        if (iv->row.net_wh > 0)
-            d->imp += iv->row.net_wh;
-        else
-            d->exp -= iv->row.net_wh;
-    }
-    return 0;
-}
-
-/* Lifetime import/export of a series without import/export counters: a
- * scan of all its intervals, remembered until its totals change. */
-static void derived_totals(struct web_api *api, const char *series, const double key[3],
-                           double *imp, double *exp)
-{
-    struct web_energy_cache *slot = NULL;
-    size_t ncache = sizeof api->cache / sizeof api->cache[0];
-    for (size_t i = 0; i < ncache && !slot; i++)
-        if (strcmp(api->cache[i].series, series) == 0)
-            slot = &api->cache[i];
-    if (slot && memcmp(slot->key, key, sizeof slot->key) == 0) {
-        *imp = slot->import_wh;
-        *exp = slot->export_wh;
-        return;
-    }
-    struct derive_sum d = {0, 0};
-    store_query_intervals(api->st, series, INT64_MIN, INT64_MAX, derive_sum_cb, &d);
-    *imp = d.imp;
-    *exp = d.exp;
-    for (size_t i = 0; i < ncache && !slot; i++)
-        if (!api->cache[i].series[0])
-            slot = &api->cache[i];
-    if (slot) {
-        snprintf(slot->series, sizeof slot->series, "%s", series);
-        memcpy(slot->key, key, sizeof slot->key);
-        slot->import_wh = d.imp;
-        slot->export_wh = d.exp;
-    }
 }
 
 static double num(const cJSON *o, const char *key, bool *ok)
@@ -1076,7 +959,7 @@ static void api_metrics(struct web_api *api, struct web_response *resp)
          "else from each interval's net)");
     static const char *const qn[4] = {"production", "consumption", "import", "export"};
     for (size_t i = 0; rc == 0 && i < sl.n; i++) {
-        struct energy_sum s = {{0}, 0, {0}};
+        struct energy_sum s = {{0}, 0, 0, 0};
         rc = store_query_totals(api->st, sl.v[i], STORE_YEAR, NULL, NULL, sum_years, &s);
         if (rc)
             break;
@@ -1084,7 +967,8 @@ static void api_metrics(struct web_api *api, struct web_response *resp)
         bool has[4] = {s.has & IHAS_PRODUCTION, s.has & IHAS_CONSUMPTION, s.has & IHAS_IMPORT,
                        s.has & IHAS_EXPORT};
         if (!(s.has & IHAS_IMPORT) && (s.has & IHAS_NET)) {
-            derived_totals(api, sl.v[i], s.key, &v[2], &v[3]);
+            v[2] = s.net_import_wh;
+            v[3] = s.net_export_wh;
             has[2] = has[3] = true;
         }
         for (int q = 0; q < 4; q++) {

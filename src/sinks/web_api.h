@@ -69,13 +69,6 @@ struct web_api {
      * WEB_STREAM_ROWS), at most WEB_STREAMS_MAX at once (503 beyond). */
     size_t stream_rows;
     unsigned streams_open;
-    /* /metrics: derived import/export per series, recomputed only when the
-     * series' totals changed (a full scan of its intervals otherwise). */
-    struct web_energy_cache {
-        char series[32];
-        double key[3];
-        double import_wh, export_wh;
-    } cache[8];
 };
 
 enum { WEB_STREAM_ROWS = 512, WEB_STREAMS_MAX = 16, WEB_RETRY_AFTER_S = 5 };

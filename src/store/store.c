@@ -27,6 +27,7 @@
  *   meta      key/value: the time zone the totals were built with
  *   sink_kv   (v2) per sink key/value: state a sink must not forget across
  *             restarts (PVOutput's rate-limit pause)
+ *   outbox_counts (v4) per sink and state, kept by triggers on the outbox
  *   sink_sent (v2) per sink, series and slot: the text a sink last delivered
  *             (or had rejected) there, so only changed values are re-sent */
 
@@ -49,8 +50,9 @@ static const char *const stmt_sql[S_COUNT_] = {
     [S_DEL_INTERVAL] = "DELETE FROM intervals WHERE series = ?1 AND interval_end = ?2",
     [S_ADD_TOTAL] =
         "INSERT INTO totals(series, kind, period, production_dwh, n_production, net_dwh, n_net,"
-        " consumption_dwh, n_consumption, import_dwh, n_import, export_dwh, n_export, intervals)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        " consumption_dwh, n_consumption, import_dwh, n_import, export_dwh, n_export, intervals,"
+        " dimport_dwh, dexport_dwh)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         " ON CONFLICT(series, kind, period) DO UPDATE SET"
         " production_dwh = production_dwh + excluded.production_dwh,"
         " n_production = n_production + excluded.n_production,"
@@ -59,12 +61,16 @@ static const char *const stmt_sql[S_COUNT_] = {
         " n_consumption = n_consumption + excluded.n_consumption,"
         " import_dwh = import_dwh + excluded.import_dwh, n_import = n_import + excluded.n_import,"
         " export_dwh = export_dwh + excluded.export_dwh, n_export = n_export + excluded.n_export,"
-        " intervals = intervals + excluded.intervals",
+        " intervals = intervals + excluded.intervals,"
+        " dimport_dwh = dimport_dwh + excluded.dimport_dwh,"
+        " dexport_dwh = dexport_dwh + excluded.dexport_dwh",
     [S_ENQUEUE] =
         "INSERT INTO outbox(sink, series, interval_end, revision, state, attempts, last_error,"
         " enqueued_at, updated_at) VALUES(?1, ?2, ?3, ?4, 'pending', 0, NULL, ?5, ?5)"
         " ON CONFLICT(sink, series, interval_end) DO UPDATE SET revision = excluded.revision,"
         " state = 'pending', attempts = 0, last_error = NULL, updated_at = excluded.updated_at",
+    [S_GET_RECORD] = "SELECT value FROM records WHERE series = ?1 AND device = ?2 AND quantity = ?3"
+                     " AND time = ?4",
 };
 
 /* ---- errors ------------------------------------------------------------- */
@@ -173,8 +179,44 @@ static int migrate_v2(struct store *st)
                 " PRIMARY KEY(sink, series, slot)) WITHOUT ROWID;");
 }
 
+/* v3: import and export derived from each interval's net (its sign) kept
+ * in the totals beside the meter counters' own, so a period's import and
+ * export are read, not summed from its intervals at every request. The
+ * totals are rebuilt to fill them: dropping the zone they were built with
+ * makes check_totals_zone() rebuild them in its own transaction, and again
+ * at the next open if a kill interrupts it. */
+static int migrate_v3(struct store *st)
+{
+    return exec(st, "ALTER TABLE totals ADD COLUMN dimport_dwh INTEGER NOT NULL DEFAULT 0;"
+                    "ALTER TABLE totals ADD COLUMN dexport_dwh INTEGER NOT NULL DEFAULT 0;"
+                    "DELETE FROM meta WHERE key = 'totals_timezone';");
+}
+
+/* v4: each sink's outbox entries counted per state, kept by triggers, so
+ * `pvtap status` and /api/status read three numbers instead of counting
+ * years of delivered entries at every request. */
+static int migrate_v4(struct store *st)
+{
+    return exec(
+        st,
+        "CREATE TABLE outbox_counts(sink TEXT NOT NULL, state TEXT NOT NULL, n INTEGER NOT NULL,"
+        " PRIMARY KEY(sink, state)) WITHOUT ROWID;"
+        "INSERT INTO outbox_counts(sink, state, n) SELECT sink, state, count(*) FROM outbox"
+        " GROUP BY sink, state;"
+        "CREATE TRIGGER outbox_counts_ins AFTER INSERT ON outbox BEGIN"
+        " INSERT INTO outbox_counts(sink, state, n) VALUES(NEW.sink, NEW.state, 1)"
+        " ON CONFLICT(sink, state) DO UPDATE SET n = n + 1; END;"
+        "CREATE TRIGGER outbox_counts_del AFTER DELETE ON outbox BEGIN"
+        " UPDATE outbox_counts SET n = n - 1 WHERE sink = OLD.sink AND state = OLD.state; END;"
+        "CREATE TRIGGER outbox_counts_upd AFTER UPDATE OF sink, state ON outbox"
+        " WHEN OLD.sink IS NOT NEW.sink OR OLD.state IS NOT NEW.state BEGIN"
+        " UPDATE outbox_counts SET n = n - 1 WHERE sink = OLD.sink AND state = OLD.state;"
+        " INSERT INTO outbox_counts(sink, state, n) VALUES(NEW.sink, NEW.state, 1)"
+        " ON CONFLICT(sink, state) DO UPDATE SET n = n + 1; END;");
+}
+
 /* migrations[v] takes a database at version v to v + 1; append only. */
-static int (*const migrations[])(struct store *) = {migrate_v1, migrate_v2};
+static int (*const migrations[])(struct store *) = {migrate_v1, migrate_v2, migrate_v3, migrate_v4};
 
 static int user_version(struct store *st, int *v)
 {
@@ -457,28 +499,11 @@ int store_load_readings(struct store *st, const char *series, const struct readi
         sqlite3_bind_text(s, 1, series, -1, SQLITE_STATIC);
     uint64_t skipped = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        struct reading r = {0};
-        r.source = "store";
-        r.series = (const char *)sqlite3_column_text(s, 0);
-        const char *dev = (const char *)sqlite3_column_text(s, 1);
-        const char *kind = (const char *)sqlite3_column_text(s, 2);
-        const char *q = (const char *)sqlite3_column_text(s, 3);
-        if (!r.series || !dev || !kind || !q) {
+        struct reading r;
+        if (store_row_reading(s, &r))
+            reading_emit(sink, &r);
+        else
             skipped++;
-            continue;
-        }
-        snprintf(r.device, sizeof r.device, "%s", dev);
-        r.kind = device_kind_from_name(kind);
-        r.q = quantity_from_name(q);
-        r.clock = (enum reading_clock)sqlite3_column_int(s, 4);
-        r.time = sqlite3_column_int64(s, 5);
-        r.value = sqlite3_column_double(s, 6);
-        r.msg = sqlite3_column_int(s, 7);
-        if (!r.kind || !r.q) {
-            skipped++;
-            continue;
-        }
-        reading_emit(sink, &r);
     }
     rc = rc == SQLITE_DONE ? 0 : store_db_fail(st, rc, "reading records");
     sqlite3_finalize(s);
@@ -570,6 +595,11 @@ static int totals_apply(struct store *st, const char *series, int64_t interval_e
             sqlite3_bind_int(s, 5 + 2 * i, has ? sign : 0);
         }
         sqlite3_bind_int(s, 14, sign);
+        /* net's sign as import (> 0) or export (< 0), for sites without
+         * import/export counters */
+        int64_t net = r->has & IHAS_NET ? r->v[1] : 0;
+        sqlite3_bind_int64(s, 15, net > 0 ? sign * net : 0);
+        sqlite3_bind_int64(s, 16, net < 0 ? -sign * net : 0);
         int rc = step_done(st, s, "updating totals");
         if (rc)
             return rc;
@@ -729,7 +759,8 @@ int store_list_series(struct store *st, int (*cb)(void *ctx, const char *series)
 
 /* Steps a totals query whose columns are (period, production_dwh,
  * n_production, net_dwh, n_net, consumption_dwh, n_consumption, import_dwh,
- * n_import, export_dwh, n_export, intervals) into cb; finalizes s. */
+ * n_import, export_dwh, n_export, intervals, dimport_dwh, dexport_dwh) into
+ * cb; finalizes s. */
 static int step_totals(struct store *st, sqlite3_stmt *s, store_total_cb cb, void *ctx)
 {
     int rc, stop = 0;
@@ -745,6 +776,10 @@ static int step_totals(struct store *st, sqlite3_stmt *s, store_total_cb cb, voi
             }
         }
         t.intervals = sqlite3_column_int64(s, 11);
+        if (t.has & IHAS_NET) {
+            t.net_import_wh = (double)sqlite3_column_int64(s, 12) / 10.0;
+            t.net_export_wh = (double)sqlite3_column_int64(s, 13) / 10.0;
+        }
         if (t.period)
             stop = cb(ctx, &t);
     }
@@ -759,13 +794,14 @@ int store_query_totals(struct store *st, const char *series, enum store_period k
     if ((int)kind < STORE_DAY || kind > STORE_YEAR)
         return PVTAP_EINVAL;
     sqlite3_stmt *s;
-    int rc = prepare(st,
-                     "SELECT period, production_dwh, n_production, net_dwh, n_net,"
-                     " consumption_dwh, n_consumption, import_dwh, n_import, export_dwh, n_export,"
-                     " intervals FROM totals WHERE series = ?1 AND kind = ?2"
-                     " AND (?3 IS NULL OR period >= ?3) AND (?4 IS NULL OR period < ?4)"
-                     " AND intervals > 0 ORDER BY period",
-                     &s);
+    int rc =
+        prepare(st,
+                "SELECT period, production_dwh, n_production, net_dwh, n_net,"
+                " consumption_dwh, n_consumption, import_dwh, n_import, export_dwh, n_export,"
+                " intervals, dimport_dwh, dexport_dwh FROM totals WHERE series = ?1 AND kind = ?2"
+                " AND (?3 IS NULL OR period >= ?3) AND (?4 IS NULL OR period < ?4)"
+                " AND intervals > 0 ORDER BY period",
+                &s);
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, series, -1, SQLITE_STATIC);
@@ -791,7 +827,8 @@ int store_query_totals_of_days(struct store *st, const char *series, enum store_
                      "SELECT substr(period, 1, ?5) AS p, SUM(production_dwh), SUM(n_production),"
                      " SUM(net_dwh), SUM(n_net), SUM(consumption_dwh), SUM(n_consumption),"
                      " SUM(import_dwh), SUM(n_import), SUM(export_dwh), SUM(n_export),"
-                     " SUM(intervals) FROM totals WHERE series = ?1 AND kind = ?2"
+                     " SUM(intervals), SUM(dimport_dwh), SUM(dexport_dwh) FROM totals"
+                     " WHERE series = ?1 AND kind = ?2"
                      " AND (?3 IS NULL OR period >= ?3) AND (?4 IS NULL OR period < ?4)"
                      " AND intervals > 0 GROUP BY p ORDER BY p",
                      &s);
@@ -908,14 +945,15 @@ int store_outbox_count(struct store *st, const char *sink, enum outbox_state sta
     if ((int)state < OUTBOX_PENDING || state > OUTBOX_UNDELIVERABLE)
         return PVTAP_EINVAL;
     sqlite3_stmt *s;
-    int rc = prepare(st, "SELECT count(*) FROM outbox WHERE sink = ?1 AND state = ?2", &s);
+    /* (v4) kept by triggers on the outbox: no scan of its entries */
+    int rc = prepare(st, "SELECT n FROM outbox_counts WHERE sink = ?1 AND state = ?2", &s);
     if (rc)
         return rc;
     sqlite3_bind_text(s, 1, sink, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, outbox_state_name[state], -1, SQLITE_STATIC);
     rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *count = sqlite3_column_int64(s, 0);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        *count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
         rc = 0;
     } else {
         rc = store_db_fail(st, rc, "counting the outbox");

@@ -18,7 +18,7 @@ enum store_open_flags {
 };
 
 /* The schema version this build writes (PRAGMA user_version). */
-enum { STORE_SCHEMA_VERSION = 2 };
+enum { STORE_SCHEMA_VERSION = 4 };
 
 /* Open (creating it unless STORE_RDONLY) the database at path, ":memory:"
  * for a private in-memory one; migrate its schema to STORE_SCHEMA_VERSION.
@@ -64,6 +64,24 @@ int store_put_reading(struct store *st, const struct reading *r);
  * sink, ordered by series, device, quantity, time. */
 int store_load_readings(struct store *st, const char *series, const struct reading_sink *sink);
 
+/* What an engine that holds only [from_s, ...) needs (store_window.c): per
+ * counter (series, device, quantity), its last record before from_s (the
+ * base) and every record at or after it, ordered by series, device,
+ * quantity, time. Each step is a seek in the records' primary key, so the
+ * cost follows the window, not the years of history. */
+int store_load_readings_since(struct store *st, int64_t from_s, const struct reading_sink *sink);
+
+/* Does the store hold this counter reading already, with this value or a
+ * larger one (so storing it again changes nothing)? One key lookup. */
+int store_reading_known(struct store *st, const struct reading *r, bool *known);
+
+/* The newest record's time over every counter (*found false when none). */
+int store_newest_record(struct store *st, int64_t *time_s, bool *found);
+
+/* The newest interval_end of a series (*found false when it has none): one
+ * seek in the intervals' primary key. */
+int store_newest_interval(struct store *st, const char *series, int64_t *end_s, bool *found);
+
 /* Write one changed row from engine_collect(). Energies are stored rounded
  * as printed (0.1 Wh); when the printed row is unchanged nothing happens.
  * Otherwise the revision goes up by one, the day/month/year totals follow,
@@ -93,6 +111,9 @@ enum store_period { STORE_DAY, STORE_MONTH, STORE_YEAR };
 struct store_total {
     const char *period; /* "2017-06-07", "2017-06" or "2017" in site time (borrowed) */
     double production_wh, net_wh, consumption_wh, import_wh, export_wh;
+    /* (v3) the intervals' net split by its sign: the import and export of
+     * a site without import/export counters (meaningful with IHAS_NET) */
+    double net_import_wh, net_export_wh;
     unsigned has;      /* IHAS_* bits: a quantity with no interval is absent */
     int64_t intervals; /* rows counted */
 };

@@ -17,7 +17,7 @@ enum { MAX_SPLIT = 12, MAX_DEVICES = 4096 };
 
 struct store_devices {
     sqlite3 *db;
-    sqlite3_stmt *next_device, *base, *range;
+    sqlite3_stmt *next_device, *energy_kind, *base, *range;
 };
 
 int store_devices_open(const char *path, struct store_devices **out)
@@ -30,13 +30,21 @@ int store_devices_open(const char *path, struct store_devices **out)
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(sd->db, 5000);
         /* The primary key (series, device, quantity, time) makes each of
-         * these an index seek: the next device name, a device's last record
-         * before the range, its records in the range. */
+         * these an index seek: the next device name, whether it has a
+         * lifetime energy counter, its last record before the range, its
+         * records in the range. (The next device is not asked together
+         * with its quantity: that walked every record of a meter, years of
+         * them, to find the device after it.) */
         rc = sqlite3_prepare_v2(sd->db,
-                                "SELECT device, kind FROM records WHERE series = ?1 AND device > ?2"
-                                " AND quantity = 'energy_lifetime_kWh' ORDER BY device LIMIT 1",
+                                "SELECT device FROM records WHERE series = ?1 AND device > ?2"
+                                " ORDER BY device LIMIT 1",
                                 -1, &sd->next_device, NULL);
     }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(sd->db,
+                                "SELECT kind FROM records WHERE series = ?1 AND device = ?2"
+                                " AND quantity = 'energy_lifetime_kWh' LIMIT 1",
+                                -1, &sd->energy_kind, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(sd->db,
                                 "SELECT time, value FROM records WHERE series = ?1 AND device = ?2"
@@ -63,6 +71,7 @@ void store_devices_close(struct store_devices *sd)
     if (!sd)
         return;
     sqlite3_finalize(sd->next_device);
+    sqlite3_finalize(sd->energy_kind);
     sqlite3_finalize(sd->base);
     sqlite3_finalize(sd->range);
     sqlite3_close(sd->db);
@@ -135,10 +144,19 @@ int store_device_energy(struct store_devices *sd, const char *series, int64_t fr
             break;
         }
         const char *d = (const char *)sqlite3_column_text(s, 0);
-        const char *kind = (const char *)sqlite3_column_text(s, 1);
         if (!d || strlen(d) >= sizeof dev)
             break;
         snprintf(dev, sizeof dev, "%s", d);
+        sqlite3_reset(sd->energy_kind);
+        sqlite3_bind_text(sd->energy_kind, 1, series, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(sd->energy_kind, 2, dev, -1, SQLITE_TRANSIENT);
+        st = sqlite3_step(sd->energy_kind);
+        if (st != SQLITE_ROW && st != SQLITE_DONE) {
+            rc = PVTAP_EDB;
+            break;
+        }
+        const char *kind =
+            st == SQLITE_ROW ? (const char *)sqlite3_column_text(sd->energy_kind, 0) : NULL;
         if (!kind || strcmp(kind, "inverter") != 0)
             continue;
         memset(a.v, 0, a.n * sizeof *a.v);
@@ -188,6 +206,7 @@ int store_device_energy(struct store_devices *sd, const char *series, int64_t fr
         rc = cb(ctx, &e);
     }
     sqlite3_reset(sd->next_device);
+    sqlite3_reset(sd->energy_kind);
     sqlite3_reset(sd->base);
     sqlite3_reset(sd->range);
     free(a.v);

@@ -14,6 +14,7 @@ enum stmt_id {
     S_DEL_INTERVAL,
     S_ADD_TOTAL,
     S_ENQUEUE,
+    S_GET_RECORD,
     S_COUNT_
 };
 
@@ -32,6 +33,10 @@ struct store {
 int store_db_open(struct store *st, bool rdonly);
 /* Finalize the statements and close st->db (st itself stays). */
 void store_db_close(struct store *st);
+/* A records row (series, device, kind, quantity, clock, time, value, msg)
+ * as a reading (strings borrowed from s until its next step); false when
+ * pvtap does not understand it. */
+bool store_row_reading(sqlite3_stmt *s, struct reading *r);
 /* Log (unless quiet) and remember a SQLite failure; returns a PVTAP_E*. */
 int store_db_fail(struct store *st, int rc, const char *what);
 

@@ -29,7 +29,8 @@ static void usage(FILE *fp)
           "  --string-inverter     one 5 kW string inverter instead\n"
           "  --latitude DEG --longitude DEG   site position (default 37.39, -122.03)\n"
           "supervisor behaviour:\n"
-          "  --outage HH:MM-HH:MM  no uploads then (first day, UTC); the backlog is drained\n"
+          "  --outage HH:MM-HH:MM  no uploads then (from the first day's 00:00 UTC; HH may\n"
+          "                        pass 24, up to 744: an outage of days); the backlog is drained\n"
           "                        later in large bodies, shuffled, some sent twice\n"
           "  --backlog-chunk N     intervals per backlog body (default 48)\n"
           "  --missing P           probability a device's record is never sent\n"
@@ -99,7 +100,8 @@ static int parse_hhmm(const char *s, int64_t *secs)
 {
     int h, m;
     char tail;
-    if (sscanf(s, "%d:%d%c", &h, &m, &tail) != 2 || h < 0 || h > 48 || m < 0 || m > 59)
+    /* hours past 24 count on from the first day: an outage of days */
+    if (sscanf(s, "%d:%d%c", &h, &m, &tail) != 2 || h < 0 || h > 24 * 31 || m < 0 || m > 59)
         return -1;
     *secs = (int64_t)h * 3600 + m * 60;
     return 0;

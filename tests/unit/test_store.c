@@ -337,6 +337,156 @@ static void test_records(void **state)
     store_close(st);
 }
 
+/* The window load: per counter its last record before the window and every
+ * record in it, nothing older; the newest record and interval by seeks. */
+static void test_records_since(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st;
+    assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
+    struct reading r = {.source = "sniff",
+                        .series = "sniff",
+                        .device = "inv-a",
+                        .kind = DEVICE_INVERTER,
+                        .clock = CLOCK_RECORD,
+                        .msg = 130,
+                        .q = Q_ENERGY_LIFETIME_KWH};
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < 6; i++) { /* inv-a at 0, 300 ... 1500 */
+        r.time = 1496852400 + i * 300;
+        r.value = 1.0 + i;
+        assert_int_equal(store_put_reading(st, &r), 0);
+    }
+    snprintf(r.device, sizeof r.device, "inv-b"); /* inv-b only long before */
+    r.time = 1496852400 - 86400;
+    r.value = 7.0;
+    assert_int_equal(store_put_reading(st, &r), 0);
+    struct reading m = {.source = "sniff",
+                        .series = "sniff",
+                        .device = "meter-c",
+                        .kind = DEVICE_NET_METER,
+                        .clock = CLOCK_RECORD,
+                        .msg = 140,
+                        .q = Q_ENERGY_NET_LIFETIME_KWH,
+                        .time = 1496852400 + 1800,
+                        .value = -2.0};
+    assert_int_equal(store_put_reading(st, &m), 0);
+    m.q = Q_ENERGY_IMPORT_LIFETIME_KWH; /* a second counter of the same device */
+    m.value = 5.0;
+    assert_int_equal(store_put_reading(st, &m), 0);
+    assert_int_equal(store_commit(st), 0);
+
+    struct loaded l = {0};
+    struct reading_sink sink = {load_cb, &l};
+    assert_int_equal(store_load_readings_since(st, 1496852400 + 900, &sink), 0);
+    /* inv-a: base 600 then 900, 1200, 1500; inv-b: its only (base) record; meter-c: 1800
+     * of both counters (in key order: energy_import... before energy_net...) */
+    assert_int_equal(l.n, 7);
+    assert_string_equal(l.r[0].device, "inv-a");
+    assert_int_equal(l.r[0].time, 1496852400 + 600);
+    assert_true(l.r[0].value == 3.0);
+    assert_int_equal(l.r[3].time, 1496852400 + 1500);
+    assert_string_equal(l.r[4].device, "inv-b");
+    assert_int_equal(l.r[4].time, 1496852400 - 86400);
+    assert_string_equal(l.r[5].device, "meter-c");
+    assert_int_equal(l.r[5].kind, DEVICE_NET_METER);
+    assert_int_equal(l.r[5].q, Q_ENERGY_IMPORT_LIFETIME_KWH);
+    assert_true(l.r[5].value == 5.0);
+    assert_string_equal(l.r[6].device, "meter-c");
+    assert_true(l.r[6].value == -2.0);
+
+    int64_t t = 0;
+    bool found = false;
+    assert_int_equal(store_newest_record(st, &t, &found), 0);
+    assert_true(found);
+    assert_int_equal(t, 1496852400 + 1800);
+
+    assert_int_equal(store_newest_interval(st, "sniff", &t, &found), 0);
+    assert_false(found);
+    assert_int_equal(store_begin(st), 0);
+    for (int i = 0; i < 3; i++) {
+        struct interval_row row = mkrow("sniff", 1496852700 + i * 300, 10.0, NAN, 0);
+        assert_int_equal(store_upsert_interval(st, &row, NULL, 0, 1), 0);
+    }
+    struct interval_row other = mkrow("poll", 1496852700 + 3000, 10.0, NAN, 0);
+    assert_int_equal(store_upsert_interval(st, &other, NULL, 0, 1), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(store_newest_interval(st, "sniff", &t, &found), 0);
+    assert_true(found);
+    assert_int_equal(t, 1496852700 + 600);
+    store_close(st);
+}
+
+static int net_total_cb(void *ctx, const struct store_total *t)
+{
+    struct store_total *out = ctx;
+    *out = *t;
+    out->period = NULL;
+    return 0;
+}
+
+/* v3 keeps the intervals' net split by sign in the totals, v4 the outbox
+ * counts; a v2 store gets both filled when it is opened. */
+static void test_migrate_v3(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st;
+    assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
+    assert_int_equal(store_begin(st), 0);
+    const double nets[4] = {12.5, -40.0, 7.5, -0.5};
+    const char *const sinks[1] = {"pvoutput"};
+    for (int i = 0; i < 4; i++) {
+        struct interval_row row = mkrow("sniff", 1496852700 + i * 300, 100.0, nets[i], 0);
+        assert_int_equal(store_upsert_interval(st, &row, sinks, 1, 1), 0);
+    }
+    /* (v4) the outbox counts follow every change of an entry's state */
+    assert_int_equal(
+        store_outbox_mark(st, "pvoutput", "sniff", 1496852700 + 300, 1, OUTBOX_DELIVERED, NULL, 2),
+        0);
+    int64_t count = -1;
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_PENDING, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_DELIVERED, &count), 0);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_outbox_count(st, "mqtt", OUTBOX_DELIVERED, &count), 0);
+    assert_int_equal(count, 0);
+    /* a revision takes the old split away and adds the new one */
+    struct interval_row again = mkrow("sniff", 1496852700, 100.0, -10.0, 0);
+    assert_int_equal(store_upsert_interval(st, &again, NULL, 0, 1), 0);
+    assert_int_equal(store_commit(st), 0);
+    struct store_total t = {0};
+    assert_int_equal(store_query_totals(st, "sniff", STORE_DAY, NULL, NULL, net_total_cb, &t), 0);
+    assert_float_equal(t.net_import_wh, 7.5, 1e-9);
+    assert_float_equal(t.net_export_wh, 50.5, 1e-9);
+    store_close(st);
+
+    /* the same store as version 2 left it */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE totals DROP COLUMN dimport_dwh;"
+                                  "ALTER TABLE totals DROP COLUMN dexport_dwh;"
+                                  "DROP TRIGGER outbox_counts_ins; DROP TRIGGER outbox_counts_del;"
+                                  "DROP TRIGGER outbox_counts_upd; DROP TABLE outbox_counts;"
+                                  "PRAGMA user_version = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(f->path, f->la, 0, &st), 0);
+    memset(&t, 0, sizeof t);
+    assert_int_equal(store_query_totals(st, "sniff", STORE_YEAR, NULL, NULL, net_total_cb, &t), 0);
+    assert_float_equal(t.net_import_wh, 7.5, 1e-9);
+    assert_float_equal(t.net_export_wh, 50.5, 1e-9);
+    assert_int_equal(t.intervals, 4);
+    /* v4 counted the entries the outbox held */
+    int64_t n = -1;
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_PENDING, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_outbox_count(st, "pvoutput", OUTBOX_DELIVERED, &n), 0);
+    assert_int_equal(n, 1);
+    store_close(st);
+}
+
 static void test_errors(void **state)
 {
     struct fixture *f = *state;
@@ -374,6 +524,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upsert_revision_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totals_dst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_records_since, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
