@@ -7,8 +7,10 @@
 
 #include "util/url_redact.h"
 
-static const char *const secret_params[] = {"key",   "apikey", "api_key", "password",
-                                            "token", "secret", NULL};
+/* A query parameter whose name contains one of these (any case) is a
+ * secret: key, apikey, x-pvoutput-apikey, access_token, passwd, sig, ... */
+static const char *const secret_parts[] = {"key",  "token",   "pass", "secret", "sig",
+                                           "auth", "session", "cred", NULL};
 
 struct out_buf {
     char *p;
@@ -24,9 +26,12 @@ static void put(struct out_buf *o, const char *s, size_t len)
 
 static bool param_is_secret(const char *name, size_t len)
 {
-    for (size_t i = 0; secret_params[i]; i++)
-        if (strlen(secret_params[i]) == len && strncasecmp(secret_params[i], name, len) == 0)
-            return true;
+    for (size_t i = 0; secret_parts[i]; i++) {
+        size_t n = strlen(secret_parts[i]);
+        for (size_t at = 0; at + n <= len; at++)
+            if (strncasecmp(secret_parts[i], name + at, n) == 0)
+                return true;
+    }
     return false;
 }
 

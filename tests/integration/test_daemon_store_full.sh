@@ -27,7 +27,8 @@ ip netns exec "$NS" unshare -m --propagation private sh -c 'mount -t tmpfs -o si
 pid=$!
 for _ in $(seq 50); do [ -s "$TMP/rt/status.json" ] && break; sleep 0.1; done
 [ -s "$TMP/rt/status.json" ] && ok "daemon up" || { not_ok "no status.json"; cat "$TMP/daemon.err"; finish; exit 1; }
-in_mnt() { nsenter -t "$pid" -m "$@"; }
+# -r: the target's root too (under a chroot, setns alone lands in the namespace's real root)
+in_mnt() { nsenter -t "$pid" -m -r "$@"; }
 # Never fill anything but that tmpfs.
 fstype=$(in_mnt findmnt -n -o FSTYPE --target "$TMP/small" || true)
 if [ "$(readlink /proc/$pid/ns/mnt)" = "$(readlink /proc/self/ns/mnt)" ] || [ "$fstype" != tmpfs ]; then

@@ -26,7 +26,12 @@ static void test_cases(void **state)
         {"https://h/?APIKEY=K2;token=T&x=1#frag", "https://h/?APIKEY=***;token=***&x=1#frag"},
         {"https://h/?password=P&secret=S&api_key=A",
          "https://h/?password=***&secret=***&api_key=***"},
-        {"https://u:p@h/?keys=notsecret&flag", "https://***@h/?keys=notsecret&flag"},
+        {"https://u:p@h/?sid=5&flag", "https://***@h/?sid=5&flag"},
+        /* any name holding key, token, pass, secret, sig, auth, session, cred */
+        {"http://h/x?key=K&access_token=AT&X-Pvoutput-Apikey=XK&sig=S&passwd=P&n=1",
+         "http://h/x?key=***&access_token=***&X-Pvoutput-Apikey=***&sig=***&passwd=***&n=1"},
+        {"http://h/?AuthCode=A&sessionid=S&credential=C",
+         "http://h/?AuthCode=***&sessionid=***&credential=***"},
         {"[::1]:8080", "[::1]:8080"},
         {"", ""},
     };
