@@ -1,5 +1,6 @@
 /* libFuzzer target: a .jsonl readings file through `pvtap replay` (its line parser is static). */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,8 +46,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     close(fd);
     /* An empty config (defaults, UTC) and no store: the run is hermetic.
-     * The intervals go to stdout and the complaints to stderr: both muted. */
-    char *argv[] = {"replay", "-c", "/dev/null", "--no-db", "--format", "jsonl", path, NULL};
+     * The config must be a regular file (/dev/null is refused): one empty
+     * file, made once. The intervals go to stdout and the complaints to
+     * stderr: both muted. */
+    static char cfg[] = "/tmp/pvtap-fuzz-replay-XXXXXX.conf";
+    static bool cfg_made;
+    if (!cfg_made) {
+        int cfd = mkstemps(cfg, 5);
+        if (cfd < 0)
+            abort();
+        close(cfd);
+        cfg_made = true;
+    }
+    char *argv[] = {"replay", "-c", cfg, "--no-db", "--format", "jsonl", path, NULL};
     fflush(stdout);
     fflush(stderr);
     int out = silence(STDOUT_FILENO), err = silence(STDERR_FILENO);
