@@ -29,3 +29,19 @@ finish() {
     echo "$passes passed, $fails failed"
     [ "$fails" -eq 0 ]
 }
+# capture_netns PREFIX: a network namespace of this test's own ($NS) holding a
+# veth pair, veth0 (what tcpreplay sends on) and veth1 (what pvtap captures on,
+# silent: no IPv6, so no link-local or solicitations); in_ns runs a command in
+# it; the namespace, its processes and $TMP go at exit. Skips without root.
+capture_netns() {
+    [ "$(id -u)" = 0 ] || skip_test "needs root (network namespace)"
+    NS=$1$$
+    ip netns add "$NS" 2>/dev/null || skip_test "cannot create a network namespace here"
+    trap 'ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"' EXIT
+    in_ns ip link set lo up
+    in_ns ip link add veth0 type veth peer name veth1
+    in_ns sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1 net.ipv6.conf.veth0.disable_ipv6=1
+    in_ns ip link set veth0 up
+    in_ns ip link set veth1 up
+}
+in_ns() { ip netns exec "$NS" "$@"; }

@@ -6,17 +6,7 @@ source "$(dirname "$0")/lib.sh"
 need_tool ip iproute2
 need_tool tcpreplay tcpreplay
 [ "$(id -u)" = 0 ] || skip_test "needs root (network namespace, privilege drop)"
-NS=pvtapd$$
-ip netns add "$NS" || skip_test "cannot create a network namespace here"
-cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
-in_ns ip link set lo up
-in_ns ip link add veth0 type veth peer name veth1
-# The capture side never speaks: no IPv6 (no link-local, no solicitations).
-in_ns sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1 net.ipv6.conf.veth0.disable_ipv6=1
-in_ns ip link set veth0 up
-in_ns ip link set veth1 up
+capture_netns pvtapd
 chmod 755 "$TMP"
 mkdir -m 777 "$TMP/var" "$TMP/rt"
 

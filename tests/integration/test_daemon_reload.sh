@@ -7,16 +7,7 @@ source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_test "needs root (network namespace)"
 need_tool editcap wireshark-common
 need_tool curl curl
-NS=pvtaprl$$
-ip netns add "$NS" 2>/dev/null || skip_test "cannot create a network namespace here"
-cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
-in_ns ip link set lo up
-in_ns ip link add veth0 type veth peer name veth1
-in_ns sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1 net.ipv6.conf.veth0.disable_ipv6=1
-in_ns ip link set veth0 up
-in_ns ip link set veth1 up
+capture_netns pvtaprl
 mkdir "$TMP/var" "$TMP/rt"
 editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/first.pcap" 1-1800
 editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/second.pcap" 1801-999999

@@ -6,16 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || skip_test "needs root (network namespace)"
 need_tool editcap wireshark-common
-NS=pvtapdel$$
-ip netns add "$NS" 2>/dev/null || skip_test "cannot create a network namespace here"
-cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
-in_ns ip link set lo up
-in_ns ip link add veth0 type veth peer name veth1
-in_ns sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1 net.ipv6.conf.veth0.disable_ipv6=1
-in_ns ip link set veth0 up
-in_ns ip link set veth1 up
+capture_netns pvtapdel
 mkdir "$TMP/var" "$TMP/rt"
 # The day in three parts, so commits happen before and after each blow.
 editcap -r "$PVTAP_DATA/sample-day.pcap" "$TMP/first.pcap" 1-1200

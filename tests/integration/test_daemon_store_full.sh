@@ -3,18 +3,8 @@
 # daemon captures a day: it retries with back-off (little CPU), says it a few times at most, and
 # once space is freed the store holds everything (intervals = truth).
 source "$(dirname "$0")/lib.sh"
-[ -n "${H19DBG:-}" ] && set -x
 [ "$(id -u)" = 0 ] || skip_test "needs root (network and mount namespaces)"
-NS=pvtapfull$$
-ip netns add "$NS" 2>/dev/null || skip_test "cannot create a network namespace here"
-cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null; ip netns del "$NS" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
-in_ns() { ip netns exec "$NS" "$@"; }
-in_ns ip link set lo up
-in_ns ip link add veth0 type veth peer name veth1
-in_ns sysctl -qw net.ipv6.conf.veth1.disable_ipv6=1 net.ipv6.conf.veth0.disable_ipv6=1
-in_ns ip link set veth0 up
-in_ns ip link set veth1 up
+capture_netns pvtapfull
 mkdir "$TMP/small" "$TMP/rt"
 cat >"$TMP/full.conf" <<CONF
 site = { timezone = "America/Los_Angeles"; production = "inverters"; }; # the truth sums the inverters
